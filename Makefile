@@ -1,0 +1,61 @@
+# One entry point for humans and CI. Every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HOST PORT
+
+.PHONY: help install run test lint typecheck unit integration e2e package bench clean checkov-venv
+
+CHECKOV_VENV  := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv with the pinned dependencies
+
+# checkov pins an old boto3, so it lives in a venv of its own.
+$(CHECKOV_STAMP): tools/checkov-requirements.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/checkov-requirements.txt
+	touch $(CHECKOV_STAMP)
+
+checkov-venv: $(CHECKOV_STAMP)
+
+package: $(STAMP) ## build one reproducible zip per Lambda into build/ (Lambda python3.12, arm64 wheels)
+	$(BIN)/python tools/package.py
+
+run: $(STAMP) ## serve the whole pipeline locally on http://$(HOST):$(PORT) (embedded AWS emulator)
+	$(BIN)/debouncer serve --host $(HOST) --port $(PORT)
+
+lint: $(STAMP) ## ruff (lint + format check)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP) ## mypy --strict on the core
+	$(BIN)/mypy
+
+test: lint typecheck $(CHECKOV_STAMP) ## lint, type-check and run every test suite
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: $(STAMP)
+	$(BIN)/python -m pytest -q tests/integration
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest -q tests/e2e
+
+clean: ## remove the venv and build outputs
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

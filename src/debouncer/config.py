@@ -1,0 +1,69 @@
+"""One settings model: environment variables locally and in Lambda (set by Terraform)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DAY = 86_400
+
+
+class Settings(BaseSettings):
+    """Every tunable of the pipeline. Built once per process and passed in; the domain never reads os.environ."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    # Debounce window (DESIGN §2.5): reply at min(last + debounce, first + max_wait).
+    debounce_seconds: int = Field(default=10, ge=1, le=3600)
+    max_wait_seconds: int = Field(default=60, ge=1, le=86_400)
+    max_messages: int = Field(default=50, ge=1, le=95, description="early flush; a claim transaction holds <= 100 items")
+    max_buffer_bytes: int = Field(default=192 * 1024, ge=1024, le=256 * 1024, description="early flush on size")
+    flush_keywords: Annotated[tuple[str, ...], NoDecode] = ()
+
+    # Where things live.
+    aws_region: str = Field(default="us-east-1", alias="AWS_REGION")
+    table_name: str = "chat-debouncer"
+    state_machine_arn: str = ""
+    dead_letter_queue_url: str = ""
+
+    # Personal data does not linger: everything we store carries a TTL.
+    buffer_ttl_seconds: int = Field(default=2 * DAY, ge=3600)
+    history_ttl_seconds: int = Field(default=30 * DAY, ge=3600)
+    dedupe_ttl_seconds: int = Field(default=8 * DAY, ge=3600, description="WhatsApp redelivers for up to 7 days")
+
+    # AI.
+    ai_provider: Literal["echo", "bedrock", "openai"] = "echo"
+    ai_system_prompt: str = "You are a helpful assistant. Answer the user's messages together, in one reply."
+    ai_history_turns: int = Field(default=10, ge=0, le=100)
+
+    # Secrets: values locally (env), SSM parameter names on AWS (never the values in Terraform).
+    secrets_source: Literal["env", "ssm"] = "env"
+    meta_app_secret: SecretStr | None = None
+    meta_verify_token: SecretStr | None = None
+    telegram_secret_token: SecretStr | None = None
+    generic_secret: SecretStr | None = None
+    meta_app_secret_param: str = ""
+    meta_verify_token_param: str = ""
+    telegram_secret_token_param: str = ""
+    generic_secret_param: str = ""
+    telegram_bot_id: str = Field(default="bot", description="account part of Telegram conversation keys")
+
+    max_body_bytes: int = 256 * 1024
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_keywords(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key in ("flush_keywords", "FLUSH_KEYWORDS"):
+                raw = data.get(key)
+                if isinstance(raw, str):
+                    data[key] = tuple(k.strip().lower() for k in raw.split(",") if k.strip())
+        return data
+
+    @model_validator(mode="after")
+    def _check_window(self) -> Settings:
+        if self.max_wait_seconds < self.debounce_seconds:
+            raise ValueError("max_wait_seconds must be >= debounce_seconds")
+        return self

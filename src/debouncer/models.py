@@ -1,0 +1,58 @@
+"""Domain models at the edges: normalized inbound messages and what a burst turns into."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Channel = Literal["whatsapp", "telegram", "instagram", "generic"]
+CHANNELS: tuple[Channel, ...] = ("whatsapp", "telegram", "instagram", "generic")
+
+# Hard cap on one message's text: keeps a full buffer item far below DynamoDB's 400 KB item limit.
+MAX_TEXT_CHARS = 16_384
+
+
+class MediaRef(BaseModel):
+    """A non-text part of a message: kept as a typed reference, never dropped."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str = Field(description="image|video|audio|voice|document|sticker|file|share|location|contacts|...")
+    ref: str | None = Field(default=None, description="WhatsApp media id, Telegram file_id or Instagram CDN URL")
+    mime_type: str | None = None
+    filename: str | None = None
+
+
+class InboundMessage(BaseModel):
+    """One user-authored message, normalized from any channel."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channel: Channel
+    account_id: str = Field(min_length=1, description="our side: WA phone_number_id, TG bot id, IG account id")
+    conversation_key: str = Field(min_length=1, description="channel#account#user: one buffer per key")
+    sender_id: str = Field(min_length=1, description="the user who wrote the message")
+    recipient_id: str = Field(min_length=1, description="where the reply goes: WA wa_id, TG chat.id, IG IGSID")
+    message_id: str = Field(min_length=1, description="dedupe key, unique per channel account")
+    timestamp_ms: int = Field(ge=0)
+    kind: str = Field(default="text", description="text, or the media kind of a placeholder")
+    text: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
+    media: tuple[MediaRef, ...] = ()
+    reply_to: str | None = None
+    thread_id: str | None = Field(default=None, description="Telegram forum topic; replies go to the same thread")
+    sender_name: str | None = None
+
+    def render(self) -> str:
+        """The text the AI sees: the message text, with a typed placeholder for each media part."""
+        parts = [f"[{m.kind}{': ' + m.ref if m.ref else ''}]" for m in self.media]
+        if self.text:
+            parts.append(self.text)
+        if not parts:
+            parts.append(f"[{self.kind}]")
+        return " ".join(parts)
+
+
+def conversation_key(channel: Channel, account_id: str, user: str) -> str:
+    """Key of the one buffer item per conversation (DESIGN §3)."""
+    return f"{channel}#{account_id}#{user}"
