@@ -1,0 +1,20 @@
+"""post_message: API Gateway HTTP API (payload 2.0) -> verify, normalize, buffer, start the burst's timer."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from debouncer.wiring import build_webhook_app
+
+logger = Logger()
+tracer = Tracer()
+app = build_webhook_app()
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Answer the channel within milliseconds; the AI runs later, in the state machine."""
+    return app.resolve(event, context)

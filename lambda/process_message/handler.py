@@ -1,0 +1,20 @@
+"""process_message: Step Functions Task -> claim the burst once, record the turn, call the AI."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from debouncer.wiring import build_processor
+
+logger = Logger()
+tracer = Tracer()
+processor = build_processor()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Input {conversation_key, burst, execution}; output {claimed, ...}."""
+    logger.append_keys(conversation_key=event["conversation_key"], burst=event["burst"])
+    return processor.process(event["conversation_key"], int(event["burst"]), claimer=event["execution"])

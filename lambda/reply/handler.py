@@ -1,0 +1,22 @@
+"""reply: Step Functions Task -> send the turn's answer through its channel, never a part twice."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from debouncer.wiring import build_replier
+
+logger = Logger()
+tracer = Tracer()
+replier = build_replier()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Input {conversation_key, burst, execution, claimed}; output {delivered, ...}."""
+    logger.append_keys(conversation_key=event["conversation_key"], burst=event["burst"])
+    return replier.reply(
+        event["conversation_key"], int(event["burst"]), token=event["execution"], claimed=bool(event["claimed"])
+    )

@@ -1,0 +1,1 @@
+"""Adapters: each one implements a port against one outside system."""

@@ -1,0 +1,358 @@
+"""The DynamoDB adapter: buffer, turns (history) and dedupe records in one table. Every expression lives here."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from debouncer.burst import cap_deadline, concatenate, ordered, quiet_deadline
+from debouncer.errors import RetryableError
+from debouncer.models import InboundMessage
+from debouncer.ports import AppendResult, HistoryEntry, Turn
+
+BUFFER_SK = "buffer"
+# A transaction holds at most 100 items: the buffer update, the turn, and up to 98 dedupe records.
+DEDUPE_IN_CLAIM = 98
+THROTTLING = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "TransactionInProgressException",
+}
+
+NAMES = {
+    "#messages": "messages",
+    "#version": "version",
+    "#burst": "burst",
+    "#quiet": "quiet_deadline",
+    "#cap": "cap_deadline",
+    "#expires": "expires_at",
+    "#ids": "ids",
+    "#count": "msg_count",
+    "#bytes": "size_bytes",
+}
+
+
+def turn_sk(burst: int) -> str:
+    """Zero-padded so turns sort by burst number, for the history query."""
+    return f"turn#{burst:010d}"
+
+
+def _n(value: int | float) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _retryable(error: ClientError, what: str) -> RetryableError:
+    return RetryableError(f"DynamoDB {what}: {_error_code(error)}")
+
+
+def _messages(item: dict[str, Any]) -> list[InboundMessage]:
+    return [InboundMessage.model_validate_json(v["S"]) for v in item.get("messages", {}).get("L", [])]
+
+
+class DynamoDbStore:
+    """Implements MessageBuffer on one table (key schema: schemas/dynamodb-table.json)."""
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        debounce_seconds: int,
+        max_wait_seconds: int,
+        buffer_ttl_seconds: int,
+        history_ttl_seconds: int,
+        dedupe_ttl_seconds: int,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._debounce = debounce_seconds
+        self._max_wait = max_wait_seconds
+        self._buffer_ttl = buffer_ttl_seconds
+        self._history_ttl = history_ttl_seconds
+        self._dedupe_ttl = dedupe_ttl_seconds
+
+    def _key(self, conversation_key: str, sk: str) -> dict[str, dict[str, str]]:
+        return {"pk": _s(conversation_key), "sk": _s(sk)}
+
+    def append(self, message: InboundMessage, now: float) -> AppendResult:
+        """One atomic UpdateItem: append, dedupe by id, bump version, move the deadline, open a burst if none is."""
+        document = message.model_dump_json(exclude_defaults=True)
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(message.conversation_key, BUFFER_SK),
+                UpdateExpression=(
+                    "SET #messages = list_append(if_not_exists(#messages, :empty), :message), "
+                    "#version = if_not_exists(#version, :zero) + :one, "
+                    "#burst = if_not_exists(#burst, :one), "
+                    "#quiet = :quiet, #cap = if_not_exists(#cap, :cap), #expires = :expires "
+                    "ADD #ids :id_set, #count :one, #bytes :size"
+                ),
+                ConditionExpression="attribute_not_exists(#ids) OR NOT contains(#ids, :id)",
+                ExpressionAttributeNames=NAMES,
+                ExpressionAttributeValues={
+                    ":empty": {"L": []},
+                    ":message": {"L": [_s(document)]},
+                    ":zero": _n(0),
+                    ":one": _n(1),
+                    ":quiet": _s(quiet_deadline(now, self._debounce)),
+                    ":cap": _s(cap_deadline(now, self._max_wait)),
+                    ":expires": _n(int(now) + self._buffer_ttl),
+                    ":id_set": {"SS": [message.message_id]},
+                    ":id": _s(message.message_id),
+                    ":size": _n(len(document.encode())),
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as e:
+            if _error_code(e) == "ConditionalCheckFailedException":
+                old = e.response.get("Item", {})
+                return AppendResult(
+                    burst=int(old["burst"]["N"]),
+                    count=int(old["msg_count"]["N"]),
+                    size=int(old["size_bytes"]["N"]),
+                    duplicate=True,
+                )
+            raise _retryable(e, "append") from e
+        new = response["Attributes"]
+        return AppendResult(
+            burst=int(new["burst"]["N"]), count=int(new["msg_count"]["N"]), size=int(new["size_bytes"]["N"])
+        )
+
+    def claim(self, conversation_key: str, burst: int, claimer: str, now: float) -> Turn | None:
+        """Move the open burst into its turn record, exactly once (optimistic on burst number and version)."""
+        for _ in range(10):
+            item = self._get(conversation_key, BUFFER_SK)
+            if item is None or int(item.get("burst", {}).get("N", "0")) != burst or not item.get("messages", {}).get("L"):
+                turn = self.load_turn(conversation_key, burst)
+                # A retry of the execution that claimed (a crash after the claim) carries on with its turn.
+                return turn if turn is not None and turn.claimed_by == claimer else None
+            turn = self._try_claim(conversation_key, burst, claimer, now, item)
+            if turn is not None:
+                return turn
+        raise RetryableError("the buffer kept moving while claiming; retry")
+
+    def _try_claim(
+        self, conversation_key: str, burst: int, claimer: str, now: float, item: dict[str, Any]
+    ) -> Turn | None:
+        messages = ordered(_messages(item))
+        dropped: list[str] = []
+        while True:
+            keep = [m for m in messages if m.message_id not in dropped]
+            try:
+                self._client.transact_write_items(
+                    TransactItems=self._claim_items(conversation_key, burst, claimer, now, item, keep, dropped)
+                )
+            except ClientError as e:
+                if _error_code(e) != "TransactionCanceledException":
+                    raise _retryable(e, "claim") from e
+                reasons = [r.get("Code", "None") for r in e.response.get("CancellationReasons", [])]
+                if not reasons or reasons[0] != "None":
+                    return None  # the buffer moved (a new message, or another claim): read again
+                duplicates = [keep[i - 2].message_id for i, code in enumerate(reasons[2:], 2) if code != "None"]
+                if not duplicates:
+                    raise RetryableError(f"claim transaction cancelled: {reasons}") from e
+                dropped.extend(duplicates)  # answered in an earlier burst: a late redelivery
+                continue
+            self._write_late_dedupe(conversation_key, burst, now, keep[DEDUPE_IN_CLAIM:])
+            return Turn(conversation_key, burst, tuple(keep), claimer, dropped_duplicates=tuple(dropped))
+
+    def _claim_items(
+        self,
+        conversation_key: str,
+        burst: int,
+        claimer: str,
+        now: float,
+        item: dict[str, Any],
+        keep: list[InboundMessage],
+        dropped: list[str],
+    ) -> list[dict[str, Any]]:
+        expires = _n(int(now) + self._history_ttl)
+        turn = {
+            **self._key(conversation_key, turn_sk(burst)),
+            "burst": _n(burst),
+            "messages": {"L": [_s(m.model_dump_json(exclude_defaults=True)) for m in keep]},
+            "claimed_by": _s(claimer),
+            "claimed_at": _n(int(now)),
+            "parts_sent": _n(0),
+            "expires_at": expires,
+        }
+        if dropped:
+            turn["dropped_duplicates"] = {"L": [_s(d) for d in dropped]}
+        return [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": self._key(conversation_key, BUFFER_SK),
+                    "UpdateExpression": "SET #burst = :next REMOVE #messages, #ids, #count, #bytes, #quiet, #cap",
+                    "ConditionExpression": "#burst = :burst AND #version = :version",
+                    "ExpressionAttributeNames": {k: NAMES[k] for k in ("#burst", "#messages", "#ids", "#count",
+                                                                       "#bytes", "#quiet", "#cap", "#version")},
+                    "ExpressionAttributeValues": {
+                        ":next": _n(burst + 1),
+                        ":burst": _n(burst),
+                        ":version": item["version"],
+                    },
+                }
+            },
+            {"Put": {"TableName": self._table, "Item": turn, "ConditionExpression": "attribute_not_exists(pk)"}},
+            *(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": self._dedupe_item(conversation_key, m.message_id, burst, now),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+                for m in keep[:DEDUPE_IN_CLAIM]
+            ),
+        ]
+
+    def _dedupe_item(self, conversation_key: str, message_id: str, burst: int, now: float) -> dict[str, Any]:
+        return {
+            **self._key(conversation_key, f"msg#{message_id}"),
+            "burst": _n(burst),
+            "expires_at": _n(int(now) + self._dedupe_ttl),
+        }
+
+    def _write_late_dedupe(self, conversation_key: str, burst: int, now: float, rest: list[InboundMessage]) -> None:
+        # Only bursts that grew past one transaction get here (flush arrivals); best effort is enough for them.
+        for start in range(0, len(rest), 25):
+            chunk = rest[start : start + 25]
+            self._client.batch_write_item(
+                RequestItems={
+                    self._table: [
+                        {"PutRequest": {"Item": self._dedupe_item(conversation_key, m.message_id, burst, now)}}
+                        for m in chunk
+                    ]
+                }
+            )
+
+    def history(self, conversation_key: str, before_burst: int, limit: int) -> list[HistoryEntry]:
+        """The last `limit` answered turns before this burst, oldest first."""
+        if limit <= 0 or before_burst <= 1:
+            return []
+        response = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={
+                ":pk": _s(conversation_key),
+                ":lo": _s(turn_sk(0)),
+                ":hi": _s(turn_sk(before_burst - 1)),
+            },
+            ProjectionExpression="messages, answer",
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        entries = [
+            HistoryEntry(user=concatenate(_messages(item)), assistant=item["answer"]["S"])
+            for item in response.get("Items", [])
+            if "answer" in item
+        ]
+        return entries[::-1]
+
+    def record_answer(self, conversation_key: str, burst: int, answer: str) -> str:
+        """Store the AI's answer once; a concurrent or retried call gets the first answer back."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(conversation_key, turn_sk(burst)),
+                UpdateExpression="SET answer = :answer",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(answer)",
+                ExpressionAttributeValues={":answer": _s(answer)},
+            )
+        except ClientError as e:
+            if _error_code(e) != "ConditionalCheckFailedException":
+                raise _retryable(e, "record answer") from e
+            stored = self.load_turn(conversation_key, burst)
+            if stored is None or stored.answer is None:
+                raise RetryableError("turn vanished while recording its answer") from e
+            return stored.answer
+        return answer
+
+    def load_turn(self, conversation_key: str, burst: int) -> Turn | None:
+        """Read a turn with a consistent read."""
+        item = self._get(conversation_key, turn_sk(burst))
+        return None if item is None else _turn(conversation_key, item)
+
+    def acquire_reply(self, conversation_key: str, burst: int, token: str, now: float) -> Turn | None:
+        """Take the reply lease of a turn; None when there is nothing (left) to send."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(conversation_key, turn_sk(burst)),
+                UpdateExpression="SET reply_lease = :token, lease_expires = :expires",
+                ConditionExpression=(
+                    "attribute_exists(answer) AND attribute_not_exists(delivered_at) AND "
+                    "(attribute_not_exists(reply_lease) OR reply_lease = :token OR lease_expires < :now)"
+                ),
+                ExpressionAttributeValues={
+                    ":token": _s(token),
+                    ":expires": _n(int(now) + 120),
+                    ":now": _n(int(now)),
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as e:
+            if _error_code(e) != "ConditionalCheckFailedException":
+                raise _retryable(e, "acquire reply") from e
+            old = e.response.get("Item")
+            if not old or "answer" not in old or "delivered_at" in old:
+                return None
+            raise RetryableError("another invocation is sending this reply") from e
+        return _turn(conversation_key, response["Attributes"])
+
+    def record_delivery(self, conversation_key: str, burst: int, token: str, parts_sent: int, done: bool) -> None:
+        """Record each part as it leaves, so a retried reply never sends a part twice."""
+        expression = "SET parts_sent = :n" + (", delivered_at = :now REMOVE reply_lease" if done else "")
+        values = {":n": _n(parts_sent), ":token": _s(token)}
+        if done:
+            values[":now"] = _n(int(time.time()))
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(conversation_key, turn_sk(burst)),
+                UpdateExpression=expression,
+                ConditionExpression="reply_lease = :token",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as e:
+            raise _retryable(e, "record delivery") from e
+
+    def _get(self, conversation_key: str, sk: str) -> dict[str, Any] | None:
+        try:
+            response = self._client.get_item(
+                TableName=self._table, Key=self._key(conversation_key, sk), ConsistentRead=True
+            )
+        except ClientError as e:
+            raise _retryable(e, "read") from e
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+
+def _turn(conversation_key: str, item: dict[str, Any]) -> Turn:
+    return Turn(
+        conversation_key=conversation_key,
+        burst=int(item["burst"]["N"]),
+        messages=tuple(_messages(item)),
+        claimed_by=item.get("claimed_by", {}).get("S", ""),
+        answer=item.get("answer", {}).get("S"),
+        parts_sent=int(item.get("parts_sent", {}).get("N", "0")),
+        delivered="delivered_at" in item,
+        dropped_duplicates=tuple(d["S"] for d in item.get("dropped_duplicates", {}).get("L", [])),
+    )
+

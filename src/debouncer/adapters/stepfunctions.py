@@ -1,0 +1,35 @@
+"""The Step Functions adapter: starts the one execution of a burst."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from debouncer.burst import execution_name
+from debouncer.errors import RetryableError
+
+
+class StepFunctionsTimer:
+    """Implements Timer. The execution name is deterministic, so a repeated start is a no-op."""
+
+    def __init__(self, client: Any, state_machine_arn: str) -> None:
+        self._client = client
+        self._arn = state_machine_arn
+
+    def start(self, conversation_key: str, burst: int, *, flush: bool = False) -> None:
+        """Start (or find already started) the execution for this burst."""
+        payload = {"conversation_key": conversation_key, "burst": str(burst), "flush": flush}
+        try:
+            self._client.start_execution(
+                stateMachineArn=self._arn,
+                name=execution_name(conversation_key, burst, flush=flush),
+                input=json.dumps(payload, separators=(",", ":")),
+            )
+        except ClientError as e:
+            code = e.response.get("Error", {}).get("Code", "")
+            if code == "ExecutionAlreadyExists":
+                return  # started before, maybe already finished: the burst has its timer
+            # Throttling or an outage: the webhook answers 503 and the channel's redelivery starts it again.
+            raise RetryableError(f"StartExecution failed: {code}") from e

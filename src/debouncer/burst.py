@@ -1,0 +1,69 @@
+"""Pure burst logic: deadlines, early flush, ordering and the execution name. No I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from debouncer.models import InboundMessage
+
+
+def iso_second(epoch_seconds: float) -> str:
+    """Whole-second UTC timestamp, rounded up: Step Functions Waits and Choices compare at one-second resolution."""
+    return datetime.fromtimestamp(math.ceil(epoch_seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def quiet_deadline(now: float, debounce_seconds: int) -> str:
+    """When the burst is due if nothing else arrives: moved by every message."""
+    return iso_second(now + debounce_seconds)
+
+
+def cap_deadline(now: float, max_wait_seconds: int) -> str:
+    """When the burst is due at the latest: set once, by the message that opens the burst."""
+    return iso_second(now + max_wait_seconds)
+
+
+def is_flush_keyword(message: InboundMessage, keywords: Iterable[str]) -> bool:
+    """A message whose whole text is a configured keyword ('send', 'done'...) flushes the burst at once."""
+    text = (message.text or "").strip().lower()
+    return bool(text) and text in set(keywords)
+
+
+def should_flush(count: int, size: int, max_messages: int, max_bytes: int) -> bool:
+    """Flush early rather than let a burst outgrow one DynamoDB item or one AI prompt."""
+    return count >= max_messages or size >= max_bytes
+
+
+def ordered(messages: Sequence[InboundMessage]) -> list[InboundMessage]:
+    """User order: channel timestamp, then arrival (the sort is stable)."""
+    return sorted(messages, key=lambda m: m.timestamp_ms)
+
+
+def concatenate(messages: Sequence[InboundMessage]) -> str:
+    """The burst as one prompt, one line per message, in order."""
+    return "\n".join(m.render() for m in messages)
+
+
+def execution_name(conversation_key: str, burst: int, *, flush: bool = False) -> str:
+    """Deterministic, so a retried StartExecution is idempotent; hashed, because keys hold personal ids."""
+    digest = hashlib.sha256(conversation_key.encode()).hexdigest()[:40]
+    return f"{digest}-{burst}{'-flush' if flush else ''}"
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split on word boundaries into parts of at most `limit` characters (hard-cut words longer than a part)."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = max(rest.rfind("\n", 0, limit + 1), rest.rfind(" ", 0, limit + 1))
+        if cut <= 0:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        parts.append(rest)
+    return parts

@@ -1,0 +1,68 @@
+"""Instagram Messaging: webhook notification to InboundMessages (channels.md §3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from debouncer import schemas
+from debouncer.channels import build_message
+from debouncer.models import InboundMessage, MediaRef, conversation_key
+
+CHANNEL = "instagram"
+
+# Echoes of our own sends, unsent messages and content Instagram cannot show us are not user turns.
+IGNORED_FLAGS = ("is_echo", "is_deleted", "is_unsupported")
+
+
+def normalize(payload: dict[str, Any]) -> list[InboundMessage]:
+    """Every inbound DM and postback in one notification; echoes, receipts, reactions and the rest yield []."""
+    schemas.validate(CHANNEL, payload)
+    out: list[InboundMessage] = []
+    for entry in payload["entry"]:
+        account_id: str = entry["id"]
+        # standby[] (another app owns the thread) and changes[] (comments, mentions) are deliberately not read.
+        for event in entry.get("messaging", []):
+            # Replies typed by a human in the Instagram app come back as our own sends.
+            if event["sender"]["id"] == account_id:
+                continue
+            if (message := event.get("message")) is not None:
+                if not any(message.get(flag) for flag in IGNORED_FLAGS):
+                    out.append(_from_message(account_id, event, message))
+            elif (postback := event.get("postback")) is not None:
+                out.append(_from_postback(account_id, event, postback))
+    return out
+
+
+def _from_message(account_id: str, event: dict[str, Any], message: dict[str, Any]) -> InboundMessage:
+    attachments = message.get("attachments", [])
+    media = tuple(MediaRef(kind=a["type"], ref=a.get("payload", {}).get("url")) for a in attachments)
+    text = message.get("text")
+    kind = media[0].kind if media else ("text" if text else "unknown")
+    reply_to = message.get("reply_to", {})
+    return _build(
+        account_id,
+        event,
+        message_id=message["mid"],
+        kind=kind,
+        text=text,
+        media=media,
+        reply_to=reply_to.get("mid") or reply_to.get("story", {}).get("id"),
+    )
+
+
+def _from_postback(account_id: str, event: dict[str, Any], postback: dict[str, Any]) -> InboundMessage:
+    # An ice breaker or button tap is often the user's first turn: answer its visible title like typed text.
+    return _build(account_id, event, message_id=postback["mid"], kind="postback", text=postback.get("title") or None)
+
+
+def _build(account_id: str, event: dict[str, Any], **content: Any) -> InboundMessage:
+    user: str = event["sender"]["id"]
+    return build_message(
+        channel=CHANNEL,
+        account_id=account_id,
+        conversation_key=conversation_key(CHANNEL, account_id, user),
+        sender_id=user,
+        recipient_id=user,
+        timestamp_ms=event["timestamp"],
+        **content,
+    )

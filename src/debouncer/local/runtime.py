@@ -1,0 +1,196 @@
+"""The whole pipeline in one process: real handlers, real state machine definition, emulated AWS."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qsl
+
+import boto3
+
+from debouncer.adapters.outbox import LOCAL_OUTBOX
+from debouncer.local.emulator import Emulator
+from debouncer.statemachine import render_file
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+FUNCTIONS = ("post_message", "process_message", "reply")
+
+# Documented development defaults, so a newcomer can post signed fixtures at once. Never used on AWS.
+DEV_DEFAULTS = {
+    "META_APP_SECRET": "local-app-secret",
+    "META_VERIFY_TOKEN": "local-verify-token",
+    "TELEGRAM_SECRET_TOKEN": "local-telegram-secret",
+    "GENERIC_SECRET": "local-generic-secret",
+}
+_LOCAL_ENV = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_SERVICE_NAME": "chat-debouncer",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+
+
+def _load_handler(name: str) -> ModuleType:
+    path = PROJECT_ROOT / "lambda" / name / "handler.py"
+    spec = importlib.util.spec_from_file_location(f"lambda_{name}_handler_{uuid.uuid4().hex[:8]}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def create_table(dynamodb: Any, table_name: str) -> None:
+    """The table as production has it: key schema read from the same file Terraform reads."""
+    schema = json.loads((PROJECT_ROOT / "schemas" / "dynamodb-table.json").read_text())
+    dynamodb.create_table(
+        TableName=table_name,
+        KeySchema=[
+            {"AttributeName": schema["hash_key"], "KeyType": "HASH"},
+            {"AttributeName": schema["range_key"], "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[{"AttributeName": a["name"], "AttributeType": a["type"]} for a in schema["attributes"]],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": schema["ttl_attribute"]}
+    )
+
+
+class LocalRuntime:
+    """Creates the resources, loads the three handlers, and serves API Gateway v2 events to post_message."""
+
+    def __init__(self, environment: Mapping[str, str] | None = None, name: str = "chat-debouncer") -> None:
+        self.name = name
+        self.emulator = Emulator()
+        self.outbox = LOCAL_OUTBOX
+        self._environment = dict(environment or {})
+        self.handlers: dict[str, ModuleType] = {}
+        self.table_name = name
+        self.queue_url = ""
+        self.state_machine_arn = ""
+        self._saved_environ: dict[str, str] = {}
+
+    def start(self) -> LocalRuntime:
+        """Start the emulator, create table/queue/state machine, import the handlers."""
+        self._saved_environ = dict(os.environ)
+        self.outbox.clear()
+        for key, value in {**_LOCAL_ENV, **DEV_DEFAULTS}.items():
+            os.environ.setdefault(key, value)
+        os.environ.update(self._environment)
+        self.emulator.start()
+        with self.emulator.running_as("setup"):
+            self._create_resources()
+        os.environ.update(
+            {
+                "TABLE_NAME": self.table_name,
+                "STATE_MACHINE_ARN": self.state_machine_arn,
+                "DEAD_LETTER_QUEUE_URL": self.queue_url,
+                "SECRETS_SOURCE": "env",
+            }
+        )
+        for name in FUNCTIONS:
+            module = _load_handler(name)
+            self.handlers[name] = module
+            self.emulator.functions[name] = module.handler
+        self.emulator.calls.clear()
+        return self
+
+    def stop(self) -> None:
+        """Stop the emulator (running executions die with it)."""
+        self.emulator.stop()
+        os.environ.clear()
+        os.environ.update(self._saved_environ)
+
+    def _create_resources(self) -> None:
+        create_table(boto3.client("dynamodb", region_name=REGION), self.table_name)
+        sqs = boto3.client("sqs", region_name=REGION)
+        self.queue_url = sqs.create_queue(QueueName=f"{self.name}-dlq")["QueueUrl"]
+        definition = render_file(
+            PROJECT_ROOT / "statemachines" / "debounce.asl.json",
+            {
+                "table_name": self.table_name,
+                "process_message_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:process_message",
+                "reply_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:reply",
+                "dead_letter_queue_url": self.queue_url,
+            },
+        )
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.state_machine_arn = sfn.create_state_machine(
+            name=f"{self.name}-debounce",
+            definition=definition,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/{self.name}-sfn",
+            type="STANDARD",
+        )["stateMachineArn"]
+
+    def http(
+        self, method: str, path: str, *, body: bytes = b"", headers: Mapping[str, str] | None = None, query: str = ""
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One HTTP request through post_message, as API Gateway (HTTP API, payload 2.0) would deliver it."""
+        event = api_gateway_event(method, path, body=body, headers=headers or {}, query=query)
+        response = self.emulator.invoke("post_message", event)
+        payload = response.get("body") or ""
+        raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+        return int(response["statusCode"]), dict(response.get("headers") or {}), raw
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Every record on the DLQ (received and left in flight)."""
+        records: list[dict[str, Any]] = []
+        with self.emulator.running_as("operator"):
+            sqs = boto3.client("sqs", region_name=REGION)
+            while True:
+                batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=3600)
+                messages = batch.get("Messages", [])
+                if not messages:
+                    return records
+                records.extend(json.loads(m["Body"]) for m in messages)
+
+
+def api_gateway_event(
+    method: str, path: str, *, body: bytes, headers: Mapping[str, str], query: str = ""
+) -> dict[str, Any]:
+    """An API Gateway HTTP API v2 event, with lower-cased headers as API Gateway sends them."""
+    try:
+        text, encoded = body.decode(), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    now = time.time()
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {k.lower(): v for k, v in headers.items()},
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "domainPrefix": "local",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
+                     "userAgent": headers.get("User-Agent", "local")},
+            "requestId": uuid.uuid4().hex,
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": encoded,
+    }
+    if body:
+        event["body"] = text
+    if query:
+        event["queryStringParameters"] = dict(parse_qsl(query, keep_blank_values=True))
+    return event

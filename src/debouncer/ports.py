@@ -1,0 +1,102 @@
+"""Ports: the small interfaces the use cases need. Adapters implement them, one file each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from debouncer.models import InboundMessage
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What the one buffer write tells the caller: enough to decide about the timer without a read."""
+
+    burst: int
+    count: int
+    size: int
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A claimed burst: its messages in order, the answer once known, and what was delivered."""
+
+    conversation_key: str
+    burst: int
+    messages: tuple[InboundMessage, ...]
+    claimed_by: str
+    answer: str | None = None
+    parts_sent: int = 0
+    delivered: bool = False
+    dropped_duplicates: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One earlier exchange of the conversation, for the AI's context."""
+
+    user: str
+    assistant: str
+
+
+class MessageBuffer(Protocol):
+    """The per-conversation buffer and its history (DESIGN §3, §5)."""
+
+    def append(self, message: InboundMessage, now: float) -> AppendResult: ...
+
+    def claim(self, conversation_key: str, burst: int, claimer: str, now: float) -> Turn | None: ...
+
+    def history(self, conversation_key: str, before_burst: int, limit: int) -> list[HistoryEntry]: ...
+
+    def record_answer(self, conversation_key: str, burst: int, answer: str) -> str: ...
+
+    def load_turn(self, conversation_key: str, burst: int) -> Turn | None: ...
+
+    def acquire_reply(self, conversation_key: str, burst: int, token: str, now: float) -> Turn | None: ...
+
+    def record_delivery(self, conversation_key: str, burst: int, token: str, parts_sent: int, done: bool) -> None: ...
+
+
+class Timer(Protocol):
+    """Starts the one execution of a burst (or its early flush). Idempotent per (conversation, burst, flush)."""
+
+    def start(self, conversation_key: str, burst: int, *, flush: bool = False) -> None: ...
+
+
+@dataclass(frozen=True)
+class AIRequest:
+    """What the AI gets: the whole burst, in order, plus recent history."""
+
+    system_prompt: str
+    messages: tuple[InboundMessage, ...]
+    history: tuple[HistoryEntry, ...] = ()
+
+
+class AIProvider(Protocol):
+    """Turns a burst into one answer."""
+
+    uses_history: bool
+
+    def answer(self, request: AIRequest) -> str: ...
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One reply part addressed to a user on a channel."""
+
+    channel: str
+    account_id: str
+    recipient_id: str
+    text: str
+    message_ids: tuple[str, ...]
+    thread_id: str | None = None
+    reply_to: str | None = None
+
+
+class ChannelSender(Protocol):
+    """Sends reply text through a channel; raises RetryableError or PermanentError."""
+
+    def limit(self) -> int: ...
+
+    def send(self, message: OutboundMessage) -> None: ...

@@ -1,0 +1,49 @@
+"""Use case: send a turn's answer through its channel, part by part, never a part twice."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from debouncer.burst import split_text
+from debouncer.ports import ChannelSender, MessageBuffer, OutboundMessage
+
+
+class Replier:
+    """What reply does: take the turn's reply lease, send the parts not yet sent, record each one."""
+
+    def __init__(
+        self,
+        buffer: MessageBuffer,
+        senders: Mapping[str, ChannelSender],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._buffer = buffer
+        self._senders = senders
+        self._clock = clock
+
+    def reply(self, conversation_key: str, burst: int, token: str, *, claimed: bool) -> dict[str, Any]:
+        """Deliver the answer; returns {"delivered": False} when there is nothing (left) to send."""
+        if not claimed:
+            return {"delivered": False}
+        turn = self._buffer.acquire_reply(conversation_key, burst, token, self._clock())
+        if turn is None or turn.answer is None or not turn.messages:
+            return {"delivered": False}
+        first = turn.messages[0]
+        sender = self._senders[first.channel]
+        parts = split_text(turn.answer, sender.limit())
+        message_ids = tuple(m.message_id for m in turn.messages)
+        for index in range(turn.parts_sent, len(parts)):
+            sender.send(
+                OutboundMessage(
+                    channel=first.channel,
+                    account_id=first.account_id,
+                    recipient_id=first.recipient_id,
+                    text=parts[index],
+                    message_ids=message_ids,
+                    thread_id=first.thread_id,
+                )
+            )
+            self._buffer.record_delivery(conversation_key, burst, token, index + 1, done=index + 1 == len(parts))
+        return {"delivered": True, "parts": len(parts)}

@@ -1,0 +1,150 @@
+"""The HTTP routes API Gateway exposes: verify, normalize, buffer. Errors are mapped here, in one place."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+
+from debouncer.adapters.secrets import Secrets
+from debouncer.channels import generic, instagram, signatures, telegram, whatsapp
+from debouncer.config import Settings
+from debouncer.errors import (
+    ConfigurationError,
+    InvalidPayloadError,
+    PayloadTooLargeError,
+    RetryableError,
+    SignatureError,
+    VerificationError,
+)
+from debouncer.ingest import Ingest
+from debouncer.models import InboundMessage
+
+logger = Logger(child=True)
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(status, content_types.APPLICATION_JSON, json.dumps({"error": message}), headers=headers)
+
+
+def build_app(ingest: Ingest, secrets: Secrets, settings: Settings) -> APIGatewayHttpResolver:
+    """Routes: GET/POST /webhook/{whatsapp,instagram}, POST /webhook/{telegram,generic}, GET /health."""
+    app = APIGatewayHttpResolver()
+
+    def raw_body() -> bytes:
+        event = app.current_event
+        body = event.body or ""
+        raw = base64.b64decode(body) if event.is_base64_encoded else body.encode()
+        if len(raw) > settings.max_body_bytes:
+            raise PayloadTooLargeError(f"body of {len(raw)} bytes is over the {settings.max_body_bytes} byte limit")
+        return raw
+
+    def header(name: str) -> str | None:
+        value = app.current_event.headers.get(name.lower())
+        return None if value is None else str(value)
+
+    def parse(raw: bytes) -> dict[str, Any]:
+        try:
+            payload = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise InvalidPayloadError(f"body is not valid JSON: {e}") from e
+        if not isinstance(payload, dict):
+            raise InvalidPayloadError("body must be a JSON object")
+        return payload
+
+    def meta(normalize: Callable[[dict[str, Any]], list[InboundMessage]]) -> list[InboundMessage]:
+        raw = raw_body()
+        signatures.verify_meta_signature(secrets.get("meta_app_secret"), raw, header("X-Hub-Signature-256"))
+        return normalize(parse(raw))
+
+    def receive_telegram() -> list[InboundMessage]:
+        raw = raw_body()
+        signatures.verify_telegram_secret(
+            secrets.get("telegram_secret_token"), header("X-Telegram-Bot-Api-Secret-Token")
+        )
+        return telegram.normalize(parse(raw), bot_id=settings.telegram_bot_id)
+
+    def receive_generic() -> list[InboundMessage]:
+        raw = raw_body()
+        signatures.verify_generic_signature(secrets.get("generic_secret"), raw, header("X-Signature-256"))
+        return generic.normalize(parse(raw))
+
+    receivers: dict[str, Callable[[], list[InboundMessage]]] = {
+        "whatsapp": lambda: meta(whatsapp.normalize),
+        "instagram": lambda: meta(instagram.normalize),
+        "telegram": receive_telegram,
+        "generic": receive_generic,
+    }
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "settings": {
+                "debounce_seconds": settings.debounce_seconds,
+                "max_wait_seconds": settings.max_wait_seconds,
+                "max_messages": settings.max_messages,
+                "flush_keywords": list(settings.flush_keywords),
+                "ai_provider": settings.ai_provider,
+            },
+        }
+
+    @app.get("/webhook/<channel>")
+    def verify(channel: str) -> Response[str]:
+        if channel not in ("whatsapp", "instagram"):
+            return _error(405 if channel in receivers else 404, f"GET is not supported for channel '{channel}'")
+        query = {k: str(v) for k, v in (app.current_event.query_string_parameters or {}).items()}
+        challenge = signatures.verify_subscription(query, secrets.get("meta_verify_token"))
+        return Response(200, content_types.TEXT_PLAIN, challenge)
+
+    @app.post("/webhook/<channel>")
+    def receive(channel: str) -> dict[str, Any] | Response[str]:
+        receiver = receivers.get(channel)
+        if receiver is None:
+            return _error(404, f"unknown channel '{channel}'")
+        messages = receiver()
+        result = ingest.accept(messages)
+        for message in messages:
+            logger.info("message buffered", conversation_key=message.conversation_key, message_id=message.message_id)
+        return {"accepted": result.accepted, "duplicates": result.duplicates}
+
+    @app.route("/webhook/<channel>", method=["PUT", "PATCH", "DELETE"])
+    def wrong_method(channel: str) -> Response[str]:
+        return _error(405, f"method {app.current_event.http_method} is not allowed on /webhook/{channel}")
+
+    @app.exception_handler(SignatureError)
+    def unauthorized(e: SignatureError) -> Response[str]:
+        return _error(401, str(e))
+
+    @app.exception_handler(InvalidPayloadError)
+    def bad_request(e: InvalidPayloadError) -> Response[str]:
+        return _error(400, str(e))
+
+    @app.exception_handler(VerificationError)
+    def forbidden(e: VerificationError) -> Response[str]:
+        return _error(403, str(e))
+
+    @app.exception_handler(PayloadTooLargeError)
+    def too_large(e: PayloadTooLargeError) -> Response[str]:
+        return _error(413, str(e))
+
+    @app.exception_handler(RetryableError)
+    def unavailable(e: RetryableError) -> Response[str]:
+        # Our side failed in a way a redelivery can fix: 503 makes the channel retry.
+        logger.warning("retryable failure", error=str(e))
+        return _error(503, "temporarily unavailable, retry later", headers={"Retry-After": "1"})
+
+    @app.exception_handler(ConfigurationError)
+    def misconfigured(e: ConfigurationError) -> Response[str]:
+        logger.error("misconfigured", error=str(e))
+        return _error(500, "server misconfigured")
+
+    @app.not_found
+    def not_found(e: Exception) -> Response[str]:
+        return _error(404, f"no route for {app.current_event.http_method} {app.current_event.path}")
+
+    return app

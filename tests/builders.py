@@ -1,0 +1,103 @@
+"""Builders for channel payloads in their real shapes (reference/channels.md), with ids unique per test."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+DEV_SECRETS = {
+    "meta": "local-app-secret",
+    "telegram": "local-telegram-secret",
+    "generic": "local-generic-secret",
+}
+PHONE_NUMBER_ID = "106540352242922"
+IG_ACCOUNT = "17841400000000001"
+
+
+def body(payload: dict[str, Any]) -> bytes:
+    """Serialize once; the signature is over exactly these bytes."""
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def sign(channel: str, raw: bytes) -> dict[str, str]:
+    """Headers a channel sends with this body: Meta and generic sign it, Telegram sends its secret token."""
+    headers = {"Content-Type": "application/json"}
+    if channel in ("whatsapp", "instagram"):
+        digest = hmac.new(DEV_SECRETS["meta"].encode(), raw, hashlib.sha256).hexdigest()
+        headers["X-Hub-Signature-256"] = f"sha256={digest}"
+    elif channel == "generic":
+        digest = hmac.new(DEV_SECRETS["generic"].encode(), raw, hashlib.sha256).hexdigest()
+        headers["X-Signature-256"] = f"sha256={digest}"
+    elif channel == "telegram":
+        headers["X-Telegram-Bot-Api-Secret-Token"] = DEV_SECRETS["telegram"]
+    return headers
+
+
+def wa_message(user: str, mid: str, text: str, ts: int | None = None) -> dict[str, Any]:
+    """One WhatsApp `messages[]` entry of type text."""
+    return {"from": user, "id": mid, "timestamp": str(ts or int(time.time())), "type": "text", "text": {"body": text}}
+
+
+def whatsapp(user: str, *messages: dict[str, Any], statuses: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A WhatsApp Cloud API webhook notification carrying `messages` (and optional statuses)."""
+    value: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+    }
+    if messages:
+        value["contacts"] = [{"profile": {"name": "Test User"}, "wa_id": user}]
+        value["messages"] = list(messages)
+    if statuses:
+        value["statuses"] = statuses
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": value}]}],
+    }
+
+
+def telegram(chat_id: int, update_id: int, message_id: int, text: str, ts: int | None = None) -> dict[str, Any]:
+    """A Telegram Update with a private-chat text message."""
+    user = {"id": chat_id, "is_bot": False, "first_name": "Ana"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": message_id,
+            "from": user,
+            "chat": {"id": chat_id, "first_name": "Ana", "type": "private"},
+            "date": ts or int(time.time()),
+            "text": text,
+        },
+    }
+
+
+def instagram(sender: str, mid: str, text: str, ts_ms: int | None = None) -> dict[str, Any]:
+    """An Instagram messaging webhook with one text DM."""
+    ts_ms = ts_ms or int(time.time() * 1000)
+    return {
+        "object": "instagram",
+        "entry": [
+            {
+                "id": IG_ACCOUNT,
+                "time": ts_ms,
+                "messaging": [
+                    {
+                        "sender": {"id": sender},
+                        "recipient": {"id": IG_ACCOUNT},
+                        "timestamp": ts_ms,
+                        "message": {"mid": mid, "text": text},
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def generic(conversation_id: str, message_id: str, text: str, ts: int | None = None) -> dict[str, Any]:
+    """The generic channel's body."""
+    payload: dict[str, Any] = {"conversation_id": conversation_id, "message_id": message_id, "text": text}
+    if ts is not None:
+        payload["timestamp"] = ts
+    return payload
