@@ -58,4 +58,4 @@ e2e: $(STAMP)
 	$(BIN)/python -m pytest -q tests/e2e
 
 clean: ## remove the venv and build outputs
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) build .cache .pytest_cache .mypy_cache .ruff_cache

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from typing import Any
 
-DEV_SECRETS = {
-    "meta": "local-app-secret",
-    "telegram": "local-telegram-secret",
-    "generic": "local-generic-secret",
-}
+from tests.payloads import signed_headers
+
 PHONE_NUMBER_ID = "106540352242922"
 IG_ACCOUNT = "17841400000000001"
 
@@ -23,17 +18,8 @@ def body(payload: dict[str, Any]) -> bytes:
 
 
 def sign(channel: str, raw: bytes) -> dict[str, str]:
-    """Headers a channel sends with this body: Meta and generic sign it, Telegram sends its secret token."""
-    headers = {"Content-Type": "application/json"}
-    if channel in ("whatsapp", "instagram"):
-        digest = hmac.new(DEV_SECRETS["meta"].encode(), raw, hashlib.sha256).hexdigest()
-        headers["X-Hub-Signature-256"] = f"sha256={digest}"
-    elif channel == "generic":
-        digest = hmac.new(DEV_SECRETS["generic"].encode(), raw, hashlib.sha256).hexdigest()
-        headers["X-Signature-256"] = f"sha256={digest}"
-    elif channel == "telegram":
-        headers["X-Telegram-Bot-Api-Secret-Token"] = DEV_SECRETS["telegram"]
-    return headers
+    """Headers a channel sends with this body, signed with the local development secrets."""
+    return signed_headers(channel, raw)
 
 
 def wa_message(user: str, mid: str, text: str, ts: int | None = None) -> dict[str, Any]:

@@ -11,14 +11,16 @@ DAY = 86_400
 
 
 class Settings(BaseSettings):
-    """Every tunable of the pipeline. Built once per process and passed in; the domain never reads os.environ."""
+    """Every tunable of the pipeline, built once per process and passed in; the domain never reads os.environ."""
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     # Debounce window (DESIGN §2.5): reply at min(last + debounce, first + max_wait).
     debounce_seconds: int = Field(default=10, ge=1, le=3600)
     max_wait_seconds: int = Field(default=60, ge=1, le=86_400)
-    max_messages: int = Field(default=50, ge=1, le=95, description="early flush; a claim transaction holds <= 100 items")
+    max_messages: int = Field(
+        default=50, ge=1, le=95, description="early flush; a claim transaction holds <= 100 items"
+    )
     max_buffer_bytes: int = Field(default=192 * 1024, ge=1024, le=256 * 1024, description="early flush on size")
     flush_keywords: Annotated[tuple[str, ...], NoDecode] = ()
 

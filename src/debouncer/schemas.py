@@ -63,7 +63,7 @@ def _describe(error: ValidationError) -> str:
     # jsonschema's own messages embed the offending value, which may be a whole message text (personal data).
     path = list(error.absolute_path)
     kind, expected = error.validator, error.validator_value
-    if kind == "required" and isinstance(error.instance, dict):
+    if kind == "required" and isinstance(error.instance, dict) and isinstance(expected, list):
         missing = [p for p in expected if p not in error.instance]
         return f"{_path(path + missing[:1])}: is required"
     reasons = {

@@ -14,7 +14,7 @@ from debouncer.adapters.secrets import Secrets
 from debouncer.channels import generic, instagram, signatures, telegram, whatsapp
 from debouncer.config import Settings
 from debouncer.errors import (
-    ConfigurationError,
+    DebouncerError,
     InvalidPayloadError,
     PayloadTooLargeError,
     RetryableError,
@@ -25,6 +25,15 @@ from debouncer.ingest import Ingest
 from debouncer.models import InboundMessage
 
 logger = Logger(child=True)
+
+
+# The client's mistakes: 4xx, so the channel does not redeliver them.
+CLIENT_ERRORS: dict[type[DebouncerError], int] = {
+    SignatureError: 401,
+    InvalidPayloadError: 400,
+    VerificationError: 403,
+    PayloadTooLargeError: 413,
+}
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response[str]:
@@ -116,35 +125,23 @@ def build_app(ingest: Ingest, secrets: Secrets, settings: Settings) -> APIGatewa
     def wrong_method(channel: str) -> Response[str]:
         return _error(405, f"method {app.current_event.http_method} is not allowed on /webhook/{channel}")
 
-    @app.exception_handler(SignatureError)
-    def unauthorized(e: SignatureError) -> Response[str]:
-        return _error(401, str(e))
+    def client_or_server_error(e: DebouncerError) -> Response[str]:
+        if isinstance(e, RetryableError):
+            # Our side failed in a way a redelivery can fix: 503 makes the channel retry.
+            logger.warning("retryable failure", error=str(e))
+            return _error(503, "temporarily unavailable, retry later", headers={"Retry-After": "1"})
+        status = next((code for kind, code in CLIENT_ERRORS.items() if isinstance(e, kind)), 500)
+        if status == 500:
+            logger.error("server error", error=str(e), error_type=type(e).__name__)
+            return _error(500, "server misconfigured")
+        return _error(status, str(e))
 
-    @app.exception_handler(InvalidPayloadError)
-    def bad_request(e: InvalidPayloadError) -> Response[str]:
-        return _error(400, str(e))
+    # Errors are mapped in one place; Powertools finds the handler through the exception's MRO.
+    app.exception_handler(DebouncerError)(client_or_server_error)
 
-    @app.exception_handler(VerificationError)
-    def forbidden(e: VerificationError) -> Response[str]:
-        return _error(403, str(e))
-
-    @app.exception_handler(PayloadTooLargeError)
-    def too_large(e: PayloadTooLargeError) -> Response[str]:
-        return _error(413, str(e))
-
-    @app.exception_handler(RetryableError)
-    def unavailable(e: RetryableError) -> Response[str]:
-        # Our side failed in a way a redelivery can fix: 503 makes the channel retry.
-        logger.warning("retryable failure", error=str(e))
-        return _error(503, "temporarily unavailable, retry later", headers={"Retry-After": "1"})
-
-    @app.exception_handler(ConfigurationError)
-    def misconfigured(e: ConfigurationError) -> Response[str]:
-        logger.error("misconfigured", error=str(e))
-        return _error(500, "server misconfigured")
-
-    @app.not_found
     def not_found(e: Exception) -> Response[str]:
         return _error(404, f"no route for {app.current_event.http_method} {app.current_event.path}")
+
+    app.not_found(not_found)
 
     return app

@@ -28,7 +28,7 @@ _CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect
 
 def client(service: str, settings: Settings) -> Any:
     """One boto3 client per service and execution environment."""
-    return boto3.client(service, region_name=settings.aws_region, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
+    return boto3.client(service, region_name=settings.aws_region, config=_CLIENT_CONFIG)
 
 
 def build_store(settings: Settings) -> DynamoDbStore:

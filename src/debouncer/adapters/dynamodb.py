@@ -136,7 +136,11 @@ class DynamoDbStore:
         """Move the open burst into its turn record, exactly once (optimistic on burst number and version)."""
         for _ in range(10):
             item = self._get(conversation_key, BUFFER_SK)
-            if item is None or int(item.get("burst", {}).get("N", "0")) != burst or not item.get("messages", {}).get("L"):
+            if (
+                item is None
+                or int(item.get("burst", {}).get("N", "0")) != burst
+                or not item.get("messages", {}).get("L")
+            ):
                 turn = self.load_turn(conversation_key, burst)
                 # A retry of the execution that claimed (a crash after the claim) carries on with its turn.
                 return turn if turn is not None and turn.claimed_by == claimer else None
@@ -199,8 +203,10 @@ class DynamoDbStore:
                     "Key": self._key(conversation_key, BUFFER_SK),
                     "UpdateExpression": "SET #burst = :next REMOVE #messages, #ids, #count, #bytes, #quiet, #cap",
                     "ConditionExpression": "#burst = :burst AND #version = :version",
-                    "ExpressionAttributeNames": {k: NAMES[k] for k in ("#burst", "#messages", "#ids", "#count",
-                                                                       "#bytes", "#quiet", "#cap", "#version")},
+                    "ExpressionAttributeNames": {
+                        k: NAMES[k]
+                        for k in ("#burst", "#messages", "#ids", "#count", "#bytes", "#quiet", "#cap", "#version")
+                    },
                     "ExpressionAttributeValues": {
                         ":next": _n(burst + 1),
                         ":burst": _n(burst),
@@ -355,4 +361,3 @@ def _turn(conversation_key: str, item: dict[str, Any]) -> Turn:
         delivered="delivered_at" in item,
         dropped_duplicates=tuple(d["S"] for d in item.get("dropped_duplicates", {}).get("L", [])),
     )
-

@@ -17,7 +17,9 @@ def build_message(**fields: Any) -> InboundMessage:
     except ValidationError as e:
         # Field names only: pydantic's own text embeds the input, which may be the user's message.
         where = ", ".join(".".join(str(p) for p in err["loc"]) for err in e.errors())
-        raise InvalidPayloadError(f"{fields.get('channel')} message {fields.get('message_id')!r}: invalid {where}") from e
+        raise InvalidPayloadError(
+            f"{fields.get('channel')} message {fields.get('message_id')!r}: invalid {where}"
+        ) from e
 
 
 def location_text(latitude: float, longitude: float, name: str | None = None, address: str | None = None) -> str:

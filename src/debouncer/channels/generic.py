@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, Final
 
 from debouncer import schemas
 from debouncer.channels import build_message
 from debouncer.errors import InvalidPayloadError
 from debouncer.models import InboundMessage, conversation_key
 
-CHANNEL = "generic"
-ACCOUNT_ID = "default"
+CHANNEL: Final = "generic"
+ACCOUNT_ID: Final = "default"
 
 
 def normalize(payload: dict[str, Any], *, now_ms: int | None = None) -> list[InboundMessage]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from debouncer import schemas
 from debouncer.channels import build_message
 from debouncer.models import InboundMessage, MediaRef, conversation_key
 
-CHANNEL = "instagram"
+CHANNEL: Final = "instagram"
 
 # Echoes of our own sends, unsent messages and content Instagram cannot show us are not user turns.
 IGNORED_FLAGS = ("is_echo", "is_deleted", "is_unsupported")

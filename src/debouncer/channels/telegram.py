@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from debouncer import schemas
 from debouncer.channels import build_message, location_text
 from debouncer.models import InboundMessage, MediaRef, conversation_key
 
-CHANNEL = "telegram"
+CHANNEL: Final = "telegram"
 
 # animation comes before document: Telegram also sets `document` on an animation, for old clients.
 FILE_KINDS = ("animation", "document", "video", "video_note", "audio", "voice", "sticker")
@@ -120,7 +120,9 @@ def _content(msg: dict[str, Any]) -> tuple[str, str | None, tuple[MediaRef, ...]
         return "image", text, (MediaRef(kind="image", ref=largest["file_id"]),)
     for kind in FILE_KINDS:
         if file := msg.get(kind):
-            ref = MediaRef(kind=kind, ref=file["file_id"], mime_type=file.get("mime_type"), filename=file.get("file_name"))
+            ref = MediaRef(
+                kind=kind, ref=file["file_id"], mime_type=file.get("mime_type"), filename=file.get("file_name")
+            )
             return kind, text, (ref,)
     # venue before location: a venue message carries both.
     if venue := msg.get("venue"):
@@ -132,11 +134,11 @@ def _content(msg: dict[str, Any]) -> tuple[str, str | None, tuple[MediaRef, ...]
     if card := msg.get("contact"):
         parts = (card.get("first_name"), card.get("last_name"), card["phone_number"])
         return "contacts", " ".join(p for p in parts if p), (MediaRef(kind="contacts"),)
-    if text is not None:
-        return "text", text, ()
     for kind in PLACEHOLDER_KINDS:
         if kind in msg:
-            return kind, None, ()
+            return kind, text, ()
+    if text is not None:
+        return "text", text, ()
     if SERVICE_KEYS & msg.keys():
         return None
     return "unknown", None, ()

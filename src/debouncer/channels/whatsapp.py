@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from debouncer import schemas
 from debouncer.channels import build_message, location_text
 from debouncer.errors import InvalidPayloadError
 from debouncer.models import InboundMessage, MediaRef, conversation_key
 
-CHANNEL = "whatsapp"
+CHANNEL: Final = "whatsapp"
 
 # Not user turns: a reaction annotates an earlier message, `system` is a number change, `unsupported` carries
 # no content, `request_welcome` is the user opening the chat for the first time.
@@ -75,7 +75,7 @@ def _sender_name(contacts: list[dict[str, Any]], msg: dict[str, Any], sender: st
 
 def _content(msg: dict[str, Any]) -> tuple[str, str | None, tuple[MediaRef, ...]]:
     kind: str = msg["type"]
-    body = msg.get(kind)
+    body: Any = msg.get(kind)
     if kind == "text":
         return kind, msg["text"]["body"], ()
     if kind == "interactive":

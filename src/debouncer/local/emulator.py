@@ -38,7 +38,7 @@ def _wait_seconds_rounded_up(self: Timestamp, env: Any) -> int:
     self.string.eval(env=env)
     stamp = self._from_timestamp_string(env.stack.pop())
     if stamp is None:
-        return _ORIGINAL_WAIT_SECONDS(self, env)  # type: ignore[no-any-return]
+        return _ORIGINAL_WAIT_SECONDS(self, env)
     delta = stamp.replace(tzinfo=UTC) - datetime.now(UTC)
     return max(0, math.ceil(delta.total_seconds()))
 
@@ -46,7 +46,7 @@ def _wait_seconds_rounded_up(self: Timestamp, env: Any) -> int:
 def _dispatch(stubber: BotocoreStubber, request: Any) -> Response | None:
     emulator = _active
     if emulator is None:
-        return _ORIGINAL_PROCESS_REQUEST(stubber, request)  # type: ignore[no-any-return]
+        return _ORIGINAL_PROCESS_REQUEST(stubber, request)
     return emulator.handle(stubber, request)
 
 
@@ -131,7 +131,7 @@ class Emulator:
         if action == "lambda:InvokeFunction":
             return self._invoke_from_url(request.url, request.body)
         with self.lock:
-            return _ORIGINAL_PROCESS_REQUEST(stubber, request)  # type: ignore[no-any-return]
+            return _ORIGINAL_PROCESS_REQUEST(stubber, request)
 
     def _invoke_from_url(self, url: str, body: bytes | str | None) -> Response:
         function = unquote(url.split("/functions/", 1)[1].split("/", 1)[0]).rsplit(":", 1)[-1]
@@ -140,9 +140,12 @@ class Emulator:
         event = json.loads(body or b"{}")
         try:
             result = self.invoke(function, event)
-        except Exception as e:  # noqa: BLE001 - a handler failure becomes a Lambda function error, as on AWS
-            payload = {"errorType": type(e).__name__, "errorMessage": str(e), "stackTrace": traceback.format_tb(
-                e.__traceback__)[-3:]}
+        except Exception as e:
+            payload = {
+                "errorType": type(e).__name__,
+                "errorMessage": str(e),
+                "stackTrace": traceback.format_tb(e.__traceback__)[-3:],
+            }
             return 200, {"X-Amz-Function-Error": "Unhandled"}, json.dumps(payload)
         return 200, {"X-Amz-Executed-Version": "$LATEST"}, json.dumps(result)
 
@@ -164,9 +167,7 @@ def _action(request: Any) -> str:
     host = request.url.split("://", 1)[-1].split(".", 1)[0]
     if target:
         prefix, operation = target.rsplit(".", 1)
-        service = {"DynamoDB_20120810": "dynamodb", "AWSStepFunctions": "states", "AmazonSQS": "sqs"}.get(
-            prefix, host
-        )
+        service = {"DynamoDB_20120810": "dynamodb", "AWSStepFunctions": "states", "AmazonSQS": "sqs"}.get(prefix, host)
         return f"{service}:{operation}"
     if host == "lambda" and "/invocations" in request.url:
         return "lambda:InvokeFunction"

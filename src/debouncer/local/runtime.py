@@ -146,6 +146,17 @@ class LocalRuntime:
         raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
         return int(response["statusCode"]), dict(response.get("headers") or {}), raw
 
+    def stop_executions(self) -> None:
+        """Stop every running execution (a test's waiting bursts must not outlive it)."""
+        with self.emulator.running_as("operator"):
+            sfn = boto3.client("stepfunctions", region_name=REGION)
+            running = sfn.list_executions(stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")
+            for execution in running["executions"]:
+                try:
+                    sfn.stop_execution(executionArn=execution["executionArn"])
+                except Exception:  # noqa: S112 - moto cannot stop an execution still starting; it ends with the emulator
+                    continue
+
     def dead_letters(self) -> list[dict[str, Any]]:
         """Every record on the DLQ (received and left in flight)."""
         records: list[dict[str, Any]] = []
@@ -179,8 +190,13 @@ def api_gateway_event(
             "apiId": "local",
             "domainName": "127.0.0.1",
             "domainPrefix": "local",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
-                     "userAgent": headers.get("User-Agent", "local")},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": headers.get("User-Agent", "local"),
+            },
             "requestId": uuid.uuid4().hex,
             "routeKey": "$default",
             "stage": "$default",

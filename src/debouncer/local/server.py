@@ -28,8 +28,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         headers = {k: v for k, v in self.headers.items()}
-        status, response_headers, payload = self.runtime.http(self.command, path, body=body, headers=headers,
-                                                              query=query)
+        status, response_headers, payload = self.runtime.http(
+            self.command, path, body=body, headers=headers, query=query
+        )
         self._send(status, response_headers, payload)
 
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
@@ -41,9 +42,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815 - http.server's method names
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         log.debug(format, *args)
 
 

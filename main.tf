@@ -1,0 +1,287 @@
+# chat-debouncer on AWS: API Gateway -> post_message -> DynamoDB buffer; Step Functions waits out the
+# debounce window and hands each burst to process_message, then reply. See DESIGN.md §1, §4 and docs/deploy.md.
+
+provider "aws" {
+  region = var.aws_region
+
+  default_tags {
+    tags = merge({ Application = "chat-debouncer" }, var.tags)
+  }
+}
+
+data "aws_caller_identity" "current" {}
+
+data "aws_region" "current" {}
+
+data "aws_partition" "current" {}
+
+locals {
+  # The table key schema has one source, shared with the local runtime: never retype it here.
+  table_schema = jsondecode(file("${path.module}/schemas/dynamodb-table.json"))
+
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.region
+  partition  = data.aws_partition.current.partition
+  dns_suffix = data.aws_partition.current.dns_suffix
+
+  names = {
+    table             = "${var.name_prefix}-conversations"
+    state_machine     = "${var.name_prefix}-debounce"
+    dead_letter_queue = "${var.name_prefix}-dlq"
+    api               = "${var.name_prefix}-webhooks"
+  }
+
+  # One Lambda per handler: lambda/<key>/handler.py, packaged by `make package` into build/<key>.zip.
+  lambda_functions = {
+    post_message = {
+      description = "Webhook intake: verifies, normalizes and buffers messages; starts one execution per burst."
+    }
+    process_message = {
+      description = "Claims a burst once, concatenates it and asks the AI."
+    }
+    reply = {
+      description = "Sends the recorded answer through the conversation's channel."
+    }
+  }
+
+  function_names = { for k, f in local.lambda_functions : k => "${var.name_prefix}-${replace(k, "_", "-")}" }
+
+  # Static ARNs built from names: post_message needs the state machine's ARN, and the state machine
+  # needs the functions, so the state machine's ARN is never read from the resource (no cycle).
+  state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${local.names.state_machine}"
+  log_group_arns = {
+    for k, n in local.function_names : k => "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${n}:*"
+  }
+
+  # SSM SecureString parameters: only the names reach Terraform (and so the state), never the values.
+  secret_parameter_names = { for k, v in var.secret_parameter_names : k => v if v != null }
+  secret_parameter_env   = { for k, v in var.secret_parameter_names : k => v == null ? "" : v }
+  secret_parameter_arns = {
+    for k, v in local.secret_parameter_names : k => "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${trimprefix(v, "/")}"
+  }
+  secret_arns = {
+    post_message = [
+      for k in ["meta_app_secret", "meta_verify_token", "telegram_secret_token", "generic_secret"] : local.secret_parameter_arns[k] if contains(keys(local.secret_parameter_arns), k)
+    ]
+    process_message = [
+      for k in ["openai_api_key"] : local.secret_parameter_arns[k] if contains(keys(local.secret_parameter_arns), k) && var.ai_provider == "openai"
+    ]
+    reply = [
+      for k in ["whatsapp_access_token", "telegram_bot_token", "instagram_access_token"] : local.secret_parameter_arns[k] if contains(keys(local.secret_parameter_arns), k)
+    ]
+  }
+  secrets_kms_resources = [
+    var.secrets_kms_key_arn != null ? var.secrets_kms_key_arn : "arn:${local.partition}:kms:${local.region}:${local.account_id}:key/*"
+  ]
+  decrypt_via_ssm = [{
+    test     = "StringEquals"
+    variable = "kms:ViaService"
+    values   = ["ssm.${local.region}.${local.dns_suffix}"]
+  }]
+
+  # Bedrock: a geographic inference profile (us., eu., apac., ...) routes to the foundation model in
+  # several Regions, so it needs the profile and the model in each of them.
+  bedrock_profile_pattern = "^(us-gov|us|eu|apac|jp|au|ca|global)\\."
+  bedrock_model_arns = !can(regex(local.bedrock_profile_pattern, var.bedrock_model_id)) ? [
+    "arn:${local.partition}:bedrock:${local.region}::foundation-model/${var.bedrock_model_id}",
+    ] : [
+    "arn:${local.partition}:bedrock:${local.region}:${local.account_id}:inference-profile/${var.bedrock_model_id}",
+    "arn:${local.partition}:bedrock:*::foundation-model/${replace(var.bedrock_model_id, "/${local.bedrock_profile_pattern}/", "")}",
+  ]
+
+  # Every grant of every function, in one place (a test compares them with the calls the code makes).
+  # Explicit actions on explicit ARNs; "*" only for the X-Ray write actions, which have no resource.
+  lambda_permissions = {
+    post_message = concat(
+      [
+        { sid = "BufferWrite", actions = ["dynamodb:UpdateItem"], resources = [module.dynamodb.table_arn], conditions = [] },
+        { sid = "StartBurstExecution", actions = ["states:StartExecution"], resources = [local.state_machine_arn], conditions = [] },
+      ],
+      length(local.secret_arns.post_message) == 0 ? [] : [
+        { sid = "ReadSecrets", actions = ["ssm:GetParameter"], resources = local.secret_arns.post_message, conditions = [] },
+        { sid = "DecryptSecretsViaSsm", actions = ["kms:Decrypt"], resources = local.secrets_kms_resources, conditions = local.decrypt_via_ssm },
+      ],
+      [
+        { sid = "OwnLogGroup", actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = [local.log_group_arns.post_message], conditions = [] },
+        { sid = "XRay", actions = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources = ["*"], conditions = [] },
+      ],
+    )
+    process_message = concat(
+      [
+        { sid = "ClaimBurstAndHistory", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], resources = [module.dynamodb.table_arn], conditions = [] },
+      ],
+      length(local.secret_arns.process_message) == 0 ? [] : [
+        { sid = "ReadSecrets", actions = ["ssm:GetParameter"], resources = local.secret_arns.process_message, conditions = [] },
+        { sid = "DecryptSecretsViaSsm", actions = ["kms:Decrypt"], resources = local.secrets_kms_resources, conditions = local.decrypt_via_ssm },
+      ],
+      var.ai_provider != "bedrock" ? [] : [
+        { sid = "InvokeModel", actions = ["bedrock:InvokeModel"], resources = local.bedrock_model_arns, conditions = [] },
+      ],
+      [
+        { sid = "OwnLogGroup", actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = [local.log_group_arns.process_message], conditions = [] },
+        { sid = "XRay", actions = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources = ["*"], conditions = [] },
+      ],
+    )
+    reply = concat(
+      [
+        { sid = "RecordDelivery", actions = ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources = [module.dynamodb.table_arn], conditions = [] },
+      ],
+      length(local.secret_arns.reply) == 0 ? [] : [
+        { sid = "ReadSecrets", actions = ["ssm:GetParameter"], resources = local.secret_arns.reply, conditions = [] },
+        { sid = "DecryptSecretsViaSsm", actions = ["kms:Decrypt"], resources = local.secrets_kms_resources, conditions = local.decrypt_via_ssm },
+      ],
+      [
+        { sid = "OwnLogGroup", actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = [local.log_group_arns.reply], conditions = [] },
+        { sid = "XRay", actions = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources = ["*"], conditions = [] },
+      ],
+    )
+  }
+
+  # Environment variable names are the ones src/debouncer/config.py reads. Changing a value (e.g.
+  # debounce_seconds) is an in-place UpdateFunctionConfiguration: no new code package.
+  common_environment = {
+    TABLE_NAME                   = module.dynamodb.table_name
+    POWERTOOLS_SERVICE_NAME      = var.name_prefix
+    POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
+    LOG_LEVEL                    = var.log_level
+    SECRETS_SOURCE               = "ssm"
+  }
+
+  lambda_environment = {
+    post_message = merge(local.common_environment, {
+      STATE_MACHINE_ARN           = local.state_machine_arn
+      DEBOUNCE_SECONDS            = tostring(var.debounce_seconds)
+      MAX_WAIT_SECONDS            = tostring(var.max_wait_seconds)
+      MAX_MESSAGES                = tostring(var.max_messages)
+      FLUSH_KEYWORDS              = join(",", [for k in var.flush_keywords : trimspace(k)])
+      BUFFER_TTL_SECONDS          = tostring(var.buffer_retention_days * 86400)
+      META_APP_SECRET_PARAM       = local.secret_parameter_env.meta_app_secret
+      META_VERIFY_TOKEN_PARAM     = local.secret_parameter_env.meta_verify_token
+      TELEGRAM_SECRET_TOKEN_PARAM = local.secret_parameter_env.telegram_secret_token
+      GENERIC_SECRET_PARAM        = local.secret_parameter_env.generic_secret
+      TELEGRAM_BOT_ID             = var.telegram_bot_id
+    })
+    process_message = merge(local.common_environment, {
+      AI_PROVIDER           = var.ai_provider
+      AI_SYSTEM_PROMPT      = var.ai_system_prompt
+      AI_HISTORY_TURNS      = tostring(var.history_turns)
+      HISTORY_TTL_SECONDS   = tostring(var.history_retention_days * 86400)
+      DEDUPE_TTL_SECONDS    = tostring(var.dedupe_retention_days * 86400)
+      DEAD_LETTER_QUEUE_URL = module.queue.queue_url
+      BEDROCK_MODEL_ID      = var.bedrock_model_id
+      OPENAI_BASE_URL       = var.openai_base_url
+      OPENAI_MODEL          = var.openai_model
+      OPENAI_API_KEY_PARAM  = local.secret_parameter_env.openai_api_key
+    })
+    reply = merge(local.common_environment, {
+      DEAD_LETTER_QUEUE_URL        = module.queue.queue_url
+      WHATSAPP_API_VERSION         = var.whatsapp_api_version
+      WHATSAPP_ACCESS_TOKEN_PARAM  = local.secret_parameter_env.whatsapp_access_token
+      TELEGRAM_BOT_TOKEN_PARAM     = local.secret_parameter_env.telegram_bot_token
+      INSTAGRAM_ACCESS_TOKEN_PARAM = local.secret_parameter_env.instagram_access_token
+      GENERIC_CALLBACK_URL         = var.generic_callback_url
+    })
+  }
+}
+
+# Rules that span several variables. Terraform >= 1.9 could say them in the variables' own validation
+# blocks; this configuration supports >= 1.6, so plan stops here instead.
+resource "terraform_data" "settings" {
+  lifecycle {
+    precondition {
+      condition     = var.max_wait_seconds >= var.debounce_seconds
+      error_message = "max_wait_seconds (${var.max_wait_seconds}) must be >= debounce_seconds (${var.debounce_seconds})."
+    }
+
+    precondition {
+      condition     = var.ai_provider != "openai" || (var.openai_base_url != "" && var.openai_model != "")
+      error_message = "ai_provider = \"openai\" needs openai_base_url and openai_model."
+    }
+  }
+}
+
+check "dedupe_outlives_redeliveries" {
+  assert {
+    condition     = var.dedupe_retention_days >= 8
+    error_message = "dedupe_retention_days < 8: WhatsApp redelivers for up to 7 days, so a late redelivery could be answered twice."
+  }
+}
+
+module "dynamodb" {
+  source = "./modules/dynamodb"
+
+  table_name                  = local.names.table
+  hash_key                    = local.table_schema.hash_key
+  range_key                   = local.table_schema.range_key
+  attributes                  = local.table_schema.attributes
+  ttl_attribute               = local.table_schema.ttl_attribute
+  kms_key_arn                 = var.kms_key_arn
+  deletion_protection_enabled = var.table_deletion_protection
+}
+
+module "queue" {
+  source = "./modules/queue"
+
+  name                      = local.names.dead_letter_queue
+  message_retention_seconds = var.dead_letter_retention_days * 86400
+  kms_key_arn               = var.kms_key_arn
+}
+
+module "lambda" {
+  source   = "./modules/lambda_function"
+  for_each = local.lambda_functions
+
+  function_name                  = local.function_names[each.key]
+  description                    = each.value.description
+  filename                       = "${path.module}/build/${each.key}.zip"
+  handler                        = "handler.handler"
+  runtime                        = "python3.12"
+  architecture                   = var.lambda_architecture
+  layers                         = var.powertools_layer_arn == null ? [] : [var.powertools_layer_arn]
+  memory_size                    = var.lambda_memory_size[each.key]
+  timeout                        = var.lambda_timeout[each.key]
+  reserved_concurrent_executions = var.lambda_reserved_concurrency[each.key]
+  environment_variables          = local.lambda_environment[each.key]
+  policy_statements              = local.lambda_permissions[each.key]
+  tracing_mode                   = "Active"
+  log_retention_days             = var.log_retention_days
+  kms_key_arn                    = var.kms_key_arn
+}
+
+module "step_functions" {
+  source = "./modules/step_functions"
+
+  name                         = local.names.state_machine
+  definition_path              = "${path.module}/statemachines/debounce.asl.json"
+  table_name                   = module.dynamodb.table_name
+  table_arn                    = module.dynamodb.table_arn
+  process_message_function_arn = module.lambda["process_message"].function_arn
+  reply_function_arn           = module.lambda["reply"].function_arn
+  dead_letter_queue_url        = module.queue.queue_url
+  dead_letter_queue_arn        = module.queue.queue_arn
+  log_level                    = var.state_machine_log_level
+  log_retention_days           = var.log_retention_days
+  kms_key_arn                  = var.kms_key_arn
+}
+
+module "api_gateway" {
+  source = "./modules/api_gateway"
+
+  name                   = local.names.api
+  lambda_function_name   = module.lambda["post_message"].function_name
+  lambda_function_arn    = module.lambda["post_message"].function_arn
+  throttling_burst_limit = var.api_throttling_burst_limit
+  throttling_rate_limit  = var.api_throttling_rate_limit
+  log_retention_days     = var.log_retention_days
+  kms_key_arn            = var.kms_key_arn
+}
+
+module "alarms" {
+  source = "./modules/alarms"
+
+  name_prefix            = var.name_prefix
+  dead_letter_queue_name = module.queue.queue_name
+  state_machine_arn      = module.step_functions.state_machine_arn
+  lambda_function_names  = { for k, m in module.lambda : k => m.function_name }
+  alarm_sns_topic_arn    = var.alarm_sns_topic_arn
+}

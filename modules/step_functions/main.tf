@@ -1,0 +1,126 @@
+# The debounce timer: one Standard execution per burst. The definition is the repository's one ASL
+# file (statemachines/debounce.asl.json), rendered here with templatefile(): the tests execute the same file.
+
+data "aws_caller_identity" "current" {}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    sid     = "StatesAssume"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = var.name
+  description        = "Execution role of the ${var.name} state machine."
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "this" {
+  statement {
+    sid     = "InvokeBurstFunctions"
+    actions = ["lambda:InvokeFunction"]
+    resources = [
+      var.process_message_function_arn,
+      "${var.process_message_function_arn}:*",
+      var.reply_function_arn,
+      "${var.reply_function_arn}:*",
+    ]
+  }
+
+  statement {
+    sid       = "ReadBuffer"
+    actions   = ["dynamodb:GetItem"]
+    resources = [var.table_arn]
+  }
+
+  statement {
+    sid       = "DeadLetter"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.dead_letter_queue_arn]
+  }
+
+  # Log delivery APIs do not support resource-level permissions.
+  statement {
+    sid = "LogDelivery"
+    actions = [
+      "logs:CreateLogDelivery",
+      "logs:GetLogDelivery",
+      "logs:UpdateLogDelivery",
+      "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries",
+      "logs:PutResourcePolicy",
+      "logs:DescribeResourcePolicies",
+      "logs:DescribeLogGroups",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "XRay"
+    actions = [
+      "xray:PutTraceSegments",
+      "xray:PutTelemetryRecords",
+      "xray:GetSamplingRules",
+      "xray:GetSamplingTargets",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "${var.name}-least-privilege"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.this.json
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  # checkov:skip=CKV_AWS_338:Retention is an operator setting; execution data is not logged.
+  name              = "/aws/vendedlogs/states/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
+}
+
+resource "aws_sfn_state_machine" "this" {
+  # checkov:skip=CKV_AWS_285:Execution history is logged, but without execution data: it holds message text (personal data).
+  name     = var.name
+  type     = "STANDARD"
+  role_arn = aws_iam_role.this.arn
+
+  definition = templatefile(var.definition_path, {
+    table_name                   = var.table_name
+    process_message_function_arn = var.process_message_function_arn
+    reply_function_arn           = var.reply_function_arn
+    dead_letter_queue_url        = var.dead_letter_queue_url
+  })
+
+  logging_configuration {
+    log_destination = "${aws_cloudwatch_log_group.this.arn}:*"
+    level           = var.log_level
+    # Execution input and state output carry message text, which is personal data.
+    include_execution_data = false
+  }
+
+  tracing_configuration {
+    enabled = true
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.this]
+}

@@ -1,0 +1,123 @@
+variable "name" {
+  description = "Name of the state machine (also of its role and its log group)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_-]{1,64}$", var.name))
+    error_message = "name must be 1-64 characters of a-z, A-Z, 0-9, '-' and '_' (64: IAM role name limit)."
+  }
+}
+
+variable "definition_path" {
+  description = "Path of the ASL template (statemachines/debounce.asl.json); rendered with templatefile()."
+  type        = string
+
+  validation {
+    condition     = endswith(var.definition_path, ".asl.json") && fileexists(var.definition_path)
+    error_message = "definition_path must point to an existing .asl.json file."
+  }
+}
+
+variable "table_name" {
+  description = "Name of the DynamoDB table the state machine reads the buffer from."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_.-]{3,255}$", var.table_name))
+    error_message = "table_name must be a valid DynamoDB table name."
+  }
+}
+
+variable "table_arn" {
+  description = "ARN of that table (dynamodb:GetItem is granted on it)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-zA-Z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/.+$", var.table_arn))
+    error_message = "table_arn must be a DynamoDB table ARN."
+  }
+}
+
+variable "process_message_function_arn" {
+  description = "Unqualified ARN of the process_message Lambda function."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[a-zA-Z0-9_-]+$", var.process_message_function_arn))
+    error_message = "process_message_function_arn must be an unqualified Lambda function ARN."
+  }
+}
+
+variable "reply_function_arn" {
+  description = "Unqualified ARN of the reply Lambda function."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[a-zA-Z0-9_-]+$", var.reply_function_arn))
+    error_message = "reply_function_arn must be an unqualified Lambda function ARN."
+  }
+}
+
+variable "dead_letter_queue_url" {
+  description = "URL of the SQS dead-letter queue (the DeadLetter state sends to it)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https://", var.dead_letter_queue_url))
+    error_message = "dead_letter_queue_url must be an https:// SQS queue URL."
+  }
+}
+
+variable "dead_letter_queue_arn" {
+  description = "ARN of that queue (sqs:SendMessage is granted on it)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-zA-Z-]*:sqs:[a-z0-9-]+:[0-9]{12}:.+$", var.dead_letter_queue_arn))
+    error_message = "dead_letter_queue_arn must be an SQS queue ARN."
+  }
+}
+
+variable "log_level" {
+  description = "Which execution history events are logged to CloudWatch Logs."
+  type        = string
+  default     = "ERROR"
+
+  validation {
+    condition     = contains(["ALL", "ERROR", "FATAL", "OFF"], var.log_level)
+    error_message = "log_level must be one of ALL, ERROR, FATAL, OFF."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the state machine's log group, in days (a value CloudWatch Logs accepts)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "Customer managed KMS key for the log group; null uses CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be null or a KMS key ARN."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource of the module (provider default_tags apply as well)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.tags : length(k) <= 128 && length(v) <= 256 && !startswith(k, "aws:")])
+    error_message = "Tag keys must be at most 128 characters and not start with 'aws:'; values at most 256 characters."
+  }
+}

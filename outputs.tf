@@ -1,0 +1,74 @@
+output "api_endpoint" {
+  description = "Base URL of the webhook API."
+  value       = module.api_gateway.api_endpoint
+}
+
+output "whatsapp_webhook_url" {
+  description = "Callback URL to register in the Meta app for WhatsApp (GET verify + POST)."
+  value       = "${module.api_gateway.api_endpoint}/webhook/whatsapp"
+}
+
+output "telegram_webhook_url" {
+  description = "URL to pass to Telegram setWebhook (with secret_token)."
+  value       = "${module.api_gateway.api_endpoint}/webhook/telegram"
+}
+
+output "instagram_webhook_url" {
+  description = "Callback URL to register in the Meta app for Instagram (GET verify + POST)."
+  value       = "${module.api_gateway.api_endpoint}/webhook/instagram"
+}
+
+output "generic_webhook_url" {
+  description = "URL of the HMAC-signed generic JSON channel."
+  value       = "${module.api_gateway.api_endpoint}/webhook/generic"
+}
+
+output "webhook_urls" {
+  description = "Webhook URL of every channel, by channel."
+  value       = { for c in ["whatsapp", "telegram", "instagram", "generic"] : c => "${module.api_gateway.api_endpoint}/webhook/${c}" }
+}
+
+output "health_url" {
+  description = "Health check URL (GET)."
+  value       = "${module.api_gateway.api_endpoint}/health"
+}
+
+output "table_name" {
+  description = "Name of the DynamoDB table (buffers, turns, dedupe records)."
+  value       = module.dynamodb.table_name
+}
+
+output "table_arn" {
+  description = "ARN of the DynamoDB table."
+  value       = module.dynamodb.table_arn
+}
+
+output "state_machine_arn" {
+  description = "ARN of the debounce state machine."
+  value       = module.step_functions.state_machine_arn
+}
+
+output "dead_letter_queue_url" {
+  description = "URL of the dead-letter queue (bursts that could not be answered)."
+  value       = module.queue.queue_url
+}
+
+output "lambda_function_names" {
+  description = "Name of each Lambda function, by handler."
+  value       = { for k, m in module.lambda : k => m.function_name }
+}
+
+output "lambda_role_arns" {
+  description = "Execution role ARN of each Lambda function (for a customer managed key's policy)."
+  value       = { for k, m in module.lambda : k => m.role_arn }
+}
+
+output "state_machine_role_arn" {
+  description = "Execution role ARN of the state machine (for a customer managed key's policy)."
+  value       = module.step_functions.role_arn
+}
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms."
+  value       = module.alarms.alarm_names
+}

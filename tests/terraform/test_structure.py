@@ -1,0 +1,393 @@
+"""Structure of the Terraform code: typed and validated inputs, documented modules, one ASL file, one key schema."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+from hcl2.utils import SerializationOptions
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MODULES_DIR = REPO_ROOT / "modules"
+MODULES = ["alarms", "api_gateway", "dynamodb", "lambda_function", "queue", "step_functions"]
+MODULE_FILES = ["main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"]
+ASL_FILE = REPO_ROOT / "statemachines" / "debounce.asl.json"
+TABLE_SCHEMA_FILE = REPO_ROOT / "schemas" / "dynamodb-table.json"
+LAMBDA_NAMES = ["post_message", "process_message", "reply"]
+
+# The environment each function reads (src/debouncer/config.py and the handlers), exactly.
+COMMON_ENV = {"TABLE_NAME", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL", "SECRETS_SOURCE"}
+LAMBDA_ENV = {
+    "post_message": COMMON_ENV
+    | {
+        "STATE_MACHINE_ARN",
+        "DEBOUNCE_SECONDS",
+        "MAX_WAIT_SECONDS",
+        "MAX_MESSAGES",
+        "FLUSH_KEYWORDS",
+        "BUFFER_TTL_SECONDS",
+        "META_APP_SECRET_PARAM",
+        "META_VERIFY_TOKEN_PARAM",
+        "TELEGRAM_SECRET_TOKEN_PARAM",
+        "GENERIC_SECRET_PARAM",
+        "TELEGRAM_BOT_ID",
+    },
+    "process_message": COMMON_ENV
+    | {
+        "AI_PROVIDER",
+        "AI_SYSTEM_PROMPT",
+        "AI_HISTORY_TURNS",
+        "HISTORY_TTL_SECONDS",
+        "DEDUPE_TTL_SECONDS",
+        "DEAD_LETTER_QUEUE_URL",
+        "BEDROCK_MODEL_ID",
+        "OPENAI_BASE_URL",
+        "OPENAI_MODEL",
+        "OPENAI_API_KEY_PARAM",
+    },
+    "reply": COMMON_ENV
+    | {
+        "DEAD_LETTER_QUEUE_URL",
+        "WHATSAPP_API_VERSION",
+        "WHATSAPP_ACCESS_TOKEN_PARAM",
+        "TELEGRAM_BOT_TOKEN_PARAM",
+        "INSTAGRAM_ACCESS_TOKEN_PARAM",
+        "GENERIC_CALLBACK_URL",
+    },
+}
+
+_HCL = SerializationOptions(strip_string_quotes=True, with_comments=False)
+_PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
+_OBJECT_KEY = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
+
+
+@cache
+def load(path: Path) -> dict[str, Any]:
+    """A .tf (or .tfvars) file parsed by python-hcl2, string quotes stripped."""
+    with path.open() as f:
+        doc: dict[str, Any] = hcl2.load(f, serialization_options=_HCL)
+    return doc
+
+
+def label(key: str) -> str:
+    """A block label without the quotes some python-hcl2 versions keep."""
+    return key.strip('"')
+
+
+def blocks(doc: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    """Single-label blocks of one kind (variable, output, module, check), by label."""
+    found: dict[str, dict[str, Any]] = {}
+    for block in doc.get(kind, []):
+        for name, body in block.items():
+            if not name.startswith("__"):
+                found[label(name)] = body
+    return found
+
+
+def root_locals() -> dict[str, Any]:
+    """Every local value of the root module, merged across locals blocks."""
+    merged: dict[str, Any] = {}
+    for block in load(REPO_ROOT / "main.tf").get("locals", []):
+        merged.update({k: v for k, v in block.items() if not k.startswith("__")})
+    return merged
+
+
+def call_arguments(expression: str, function: str) -> str:
+    """The text between the parentheses of the first call of `function` in an HCL expression."""
+    start = expression.index(f"{function}(") + len(function) + 1
+    depth = 1
+    for index in range(start, len(expression)):
+        char = expression[index]
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+            if depth == 0:
+                return expression[start:index]
+    raise AssertionError(f"unbalanced {function}( in {expression!r}")
+
+
+def top_level_keys(object_literal: str) -> set[str]:
+    """Keys of an HCL object literal `{a = x, b = f(y)}`, ignoring keys of nested objects and text in strings."""
+    body = object_literal.strip()
+    assert body.startswith("{") and body.endswith("}"), f"not an object literal: {object_literal!r}"
+    return {match.group(1) for item in split_arguments(body[1:-1]) if (match := _OBJECT_KEY.match(item))}
+
+
+def split_arguments(arguments: str) -> list[str]:
+    """Top-level comma-separated items of a call or an object literal (commas in brackets or strings do not split)."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth, in_string, escaped = 0, False, False
+    for char in arguments:
+        if in_string:
+            in_string = escaped or char != '"'
+            escaped = not escaped and char == "\\"
+        elif char == '"':
+            in_string = True
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        if char == "," and depth == 0 and not in_string:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current).strip())
+    return parts
+
+
+def variable_files() -> list[Path]:
+    """variables.tf of the root module and of every module."""
+    return [REPO_ROOT / "variables.tf", *(MODULES_DIR / m / "variables.tf" for m in MODULES)]
+
+
+def all_variables() -> list[tuple[str, str, dict[str, Any]]]:
+    """(file, variable name, body) for every variable of the root module and the modules."""
+    return [
+        (str(path.relative_to(REPO_ROOT)), name, body)
+        for path in variable_files()
+        for name, body in blocks(load(path), "variable").items()
+    ]
+
+
+# --- inputs -------------------------------------------------------------------------------------------------------
+
+
+def test_every_tf_file_parses() -> None:
+    """python-hcl2 parses every .tf file of the root module and the modules."""
+    files = sorted([*REPO_ROOT.glob("*.tf"), *MODULES_DIR.glob("*/*.tf")])
+    assert files
+    for path in files:
+        assert isinstance(load(path), dict), path
+
+
+@pytest.mark.parametrize(("file", "name", "body"), all_variables(), ids=[f"{f}:{n}" for f, n, _ in all_variables()])
+def test_variable_has_description_type_and_validation(file: str, name: str, body: dict[str, Any]) -> None:
+    """Every input says what it is, what type it has and which values it accepts."""
+    assert str(body.get("description", "")).strip(), f"{file}: variable {name} has no description"
+    assert body.get("type"), f"{file}: variable {name} has no type"
+    assert "any" not in re.findall(r"[a-z]+", str(body["type"])), f"{file}: variable {name} uses type any"
+    validations = body.get("validation", [])
+    assert validations, f"{file}: variable {name} has no validation block"
+    for validation in validations:
+        assert validation.get("condition"), f"{file}: variable {name} has a validation without condition"
+        assert str(validation.get("error_message", "")).strip(), f"{file}: variable {name} validation has no message"
+
+
+def test_variables_exist_in_every_variables_file() -> None:
+    """The parametrized check above is not vacuous: the root and each module declare inputs."""
+    for path in variable_files():
+        assert blocks(load(path), "variable"), f"{path.relative_to(REPO_ROOT)} declares no variable"
+
+
+def root_validations(name: str) -> list[str]:
+    """Condition expressions of one root variable's validation blocks."""
+    body = blocks(load(REPO_ROOT / "variables.tf"), "variable")[name]
+    return [str(v["condition"]) for v in body.get("validation", [])]
+
+
+@pytest.mark.parametrize(
+    ("name", "fragments"),
+    [
+        pytest.param("debounce_seconds", ["var.debounce_seconds >= 1", "var.debounce_seconds <= 3600"], id="debounce"),
+        pytest.param("max_wait_seconds", ["var.max_wait_seconds >= 1", "var.max_wait_seconds <= 86400"], id="max-wait"),
+        pytest.param("max_messages", ["var.max_messages >= 1", "var.max_messages <= 95"], id="max-messages"),
+        pytest.param("ai_provider", ['"echo"', '"bedrock"', '"openai"', "contains("], id="ai-provider"),
+    ],
+)
+def test_tuning_variables_are_range_checked(name: str, fragments: list[str]) -> None:
+    """The knobs ops turn are validated on their own ranges / allowed values."""
+    conditions = " ".join(root_validations(name))
+    for fragment in fragments:
+        assert fragment in conditions, f"{name}: no validation containing {fragment!r} in {conditions!r}"
+
+
+def test_max_wait_not_below_debounce_is_enforced() -> None:
+    """max_wait_seconds >= debounce_seconds spans two variables (Terraform >= 1.6): a precondition or check says it."""
+    doc = load(REPO_ROOT / "main.tf")
+    conditions: list[str] = []
+    for resource in doc.get("resource", []):
+        for instances in resource.values():
+            for body in instances.values() if isinstance(instances, dict) else []:
+                for lifecycle in body.get("lifecycle", []) if isinstance(body, dict) else []:
+                    conditions += [str(p["condition"]) for p in lifecycle.get("precondition", [])]
+    for check in blocks(doc, "check").values():
+        conditions += [str(a["condition"]) for a in check.get("assert", [])]
+    assert any("var.max_wait_seconds >= var.debounce_seconds" in c for c in conditions), conditions
+
+
+def test_terraform_and_provider_versions_are_pinned() -> None:
+    """Root and modules require Terraform >= 1.6 and the AWS provider ~> 6.0."""
+    for path in [REPO_ROOT / "versions.tf", *(MODULES_DIR / m / "versions.tf" for m in MODULES)]:
+        terraform = load(path)["terraform"][0]
+        assert terraform["required_version"] == ">= 1.6", path
+        aws = terraform["required_providers"][0]["aws"]
+        assert aws["source"] == "hashicorp/aws", path
+        assert aws["version"] == "~> 6.0", path
+
+
+# --- modules ------------------------------------------------------------------------------------------------------
+
+
+def test_modules_directory_holds_exactly_the_expected_modules() -> None:
+    """One module per AWS concern."""
+    assert sorted(p.name for p in MODULES_DIR.iterdir() if p.is_dir()) == MODULES
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_has_its_file_set(module: str) -> None:
+    """main.tf, variables.tf, outputs.tf, versions.tf and README.md."""
+    missing = [f for f in MODULE_FILES if not (MODULES_DIR / module / f).is_file()]
+    assert not missing, f"modules/{module} lacks {missing}"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_readme_lists_every_input_and_output(module: str) -> None:
+    """The README's tables name every variable and every output of the module, and nothing that no longer exists."""
+    directory = MODULES_DIR / module
+    readme = (directory / "README.md").read_text()
+    assert "## Inputs" in readme and "## Outputs" in readme
+    inputs_table = readme.split("## Inputs", 1)[1].split("## Outputs", 1)[0]
+    outputs_table = readme.split("## Outputs", 1)[1]
+    table_names = re.compile(r"^\|\s*`([a-z0-9_]+)`\s*\|", re.MULTILINE)
+    variables = set(blocks(load(directory / "variables.tf"), "variable"))
+    outputs = set(blocks(load(directory / "outputs.tf"), "output"))
+    assert set(table_names.findall(inputs_table)) == variables
+    assert set(table_names.findall(outputs_table)) == outputs
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_outputs_are_described(module: str) -> None:
+    """Every output carries a description."""
+    for name, body in blocks(load(MODULES_DIR / module / "outputs.tf"), "output").items():
+        assert str(body.get("description", "")).strip(), f"modules/{module}: output {name} has no description"
+
+
+# --- the one state machine definition -------------------------------------------------------------------------------
+
+
+def state_machine_definition() -> str:
+    """The `definition` expression of the state machine resource in modules/step_functions."""
+    for resource in load(MODULES_DIR / "step_functions" / "main.tf").get("resource", []):
+        for instance in resource.get("aws_sfn_state_machine", {}).values():
+            if isinstance(instance, dict):
+                return str(instance["definition"])
+    raise AssertionError("modules/step_functions declares no aws_sfn_state_machine")
+
+
+def test_asl_placeholders_equal_templatefile_keys() -> None:
+    """Every ${placeholder} of the ASL file is supplied by templatefile(), and templatefile() supplies no other key."""
+    placeholders = set(_PLACEHOLDER.findall(ASL_FILE.read_text()))
+    assert placeholders, "the ASL file has no placeholders"
+    arguments = split_arguments(call_arguments(state_machine_definition(), "templatefile"))
+    assert len(arguments) == 2, arguments
+    assert top_level_keys(arguments[1]) == placeholders
+
+
+def test_asl_is_rendered_from_the_repository_file() -> None:
+    """The module renders a path it is given, and the root gives it statemachines/debounce.asl.json (no copy)."""
+    arguments = split_arguments(call_arguments(state_machine_definition(), "templatefile"))
+    assert arguments[0] == "var.definition_path"
+    step_functions = blocks(load(REPO_ROOT / "main.tf"), "module")["step_functions"]
+    assert step_functions["source"] == "./modules/step_functions"
+    assert step_functions["definition_path"] == "${path.module}/statemachines/debounce.asl.json"
+    assert not list(REPO_ROOT.glob("modules/**/*.asl.json")), "a copy of the ASL file lives under modules/"
+    json.loads(ASL_FILE.read_text())
+
+
+# --- the one table key schema ----------------------------------------------------------------------------------------
+
+
+def test_table_key_schema_is_read_from_the_schema_file() -> None:
+    """The root reads schemas/dynamodb-table.json and passes its keys to the dynamodb module."""
+    table_schema = root_locals()["table_schema"]
+    assert table_schema == '${jsondecode(file("${path.module}/schemas/dynamodb-table.json"))}'
+    dynamodb = blocks(load(REPO_ROOT / "main.tf"), "module")["dynamodb"]
+    assert dynamodb["source"] == "./modules/dynamodb"
+    assert dynamodb["hash_key"] == "${local.table_schema.hash_key}"
+    assert dynamodb["range_key"] == "${local.table_schema.range_key}"
+    assert dynamodb["attributes"] == "${local.table_schema.attributes}"
+    assert dynamodb["ttl_attribute"] == "${local.table_schema.ttl_attribute}"
+
+
+def test_table_key_names_are_not_retyped_in_terraform() -> None:
+    """The key attribute names of the schema file appear in no .tf file as string literals."""
+    schema = json.loads(TABLE_SCHEMA_FILE.read_text())
+    names = {schema["hash_key"], schema["range_key"]} | {a["name"] for a in schema["attributes"]}
+    for path in [*REPO_ROOT.glob("*.tf"), *MODULES_DIR.glob("*/*.tf")]:
+        text = path.read_text()
+        for name in names:
+            assert f'"{name}"' not in text, f"{path.relative_to(REPO_ROOT)} retypes key attribute {name!r}"
+
+
+# --- the Lambda functions ---------------------------------------------------------------------------------------------
+
+
+def test_lambda_functions_are_the_three_handlers() -> None:
+    """One lambda_function instance per handler directory name, packaged as build/<name>.zip."""
+    assert sorted(root_locals()["lambda_functions"]) == LAMBDA_NAMES
+    lambda_module = blocks(load(REPO_ROOT / "main.tf"), "module")["lambda"]
+    assert lambda_module["source"] == "./modules/lambda_function"
+    assert lambda_module["for_each"] == "${local.lambda_functions}"
+    assert lambda_module["filename"] == "${path.module}/build/${each.key}.zip"
+    assert lambda_module["handler"] == "handler.handler"
+    assert lambda_module["runtime"] == "python3.12"
+
+
+def test_lambda_permissions_cover_exactly_the_three_handlers() -> None:
+    """local.lambda_permissions holds one statement list per function."""
+    assert sorted(root_locals()["lambda_permissions"]) == LAMBDA_NAMES
+
+
+def environment_names(expression: Any) -> set[str]:
+    """Variable names of one function's environment: the common map plus the literal keys merged into it."""
+    if isinstance(expression, dict):
+        return set(expression)
+    text = str(expression)
+    names = set(re.findall(r"\b([A-Z][A-Z0-9_]*)\s*=", text))
+    if "local.common_environment" in text:
+        names |= set(root_locals()["common_environment"])
+    return names
+
+
+@pytest.mark.parametrize("function", LAMBDA_NAMES)
+def test_lambda_environment_names_match_what_the_code_reads(function: str) -> None:
+    """Each function gets exactly the environment variable names its code reads."""
+    assert environment_names(root_locals()["lambda_environment"][function]) == LAMBDA_ENV[function]
+
+
+# --- the example --------------------------------------------------------------------------------------------------
+
+
+def test_tfvars_example_sets_every_root_variable_and_no_secret() -> None:
+    """examples/terraform.tfvars.example is complete, and holds parameter names, never secret values."""
+    example = load(REPO_ROOT / "examples" / "terraform.tfvars.example")
+    variables = set(blocks(load(REPO_ROOT / "variables.tf"), "variable"))
+    assert set(example) - {"__comments__"} == variables
+    for name, value in example["secret_parameter_names"].items():
+        assert str(value).startswith("/"), f"secret_parameter_names.{name} is not an SSM parameter name"
+
+
+# --- self-tests of the helpers --------------------------------------------------------------------------------------
+
+
+def test_top_level_keys_ignore_nested_objects() -> None:
+    """Keys of nested objects and of function arguments do not count as template keys."""
+    assert top_level_keys('{a = var.a, b = merge({c = 1}, {d = "x=y"}), e = f(g = 1), h = "i = j, k = l"}') == {
+        "a",
+        "b",
+        "e",
+        "h",
+    }
+
+
+def test_split_arguments_respects_nesting() -> None:
+    """Commas inside brackets do not split arguments."""
+    assert split_arguments("var.p, {a = [1, 2], b = f(x, y)}") == ["var.p", "{a = [1, 2], b = f(x, y)}"]

@@ -1,0 +1,98 @@
+"""Generic channel normalization: our own body contract, timestamps, schema failures."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+import pytest
+from tests.payloads import load
+
+from debouncer.channels import generic
+from debouncer.errors import InvalidPayloadError
+from debouncer.models import MAX_TEXT_CHARS, InboundMessage
+
+
+def body(**fields: Any) -> dict[str, Any]:
+    """A minimal valid generic body with the given fields replaced (None removes a field)."""
+    payload: dict[str, Any] = {"conversation_id": "c-1", "message_id": "m-1", "text": "hello"} | fields
+    return {k: v for k, v in payload.items() if v is not None}
+
+
+def test_fixture() -> None:
+    assert generic.normalize(load("generic_text_message")) == [
+        InboundMessage(
+            channel="generic",
+            account_id="default",
+            conversation_key="generic#default#customer-42",
+            sender_id="customer-42",
+            recipient_id="customer-42",
+            message_id="msg-0001",
+            timestamp_ms=1749416383000,
+            kind="text",
+            text="Hi, do you ship to Canada?",
+        )
+    ]
+
+
+def test_missing_timestamp_takes_the_given_receive_time() -> None:
+    [msg] = generic.normalize(body(), now_ms=1_749_416_383_456)
+    assert msg.timestamp_ms == 1_749_416_383_456
+
+
+def test_missing_timestamp_defaults_to_the_clock() -> None:
+    before = time.time_ns() // 1_000_000
+    [msg] = generic.normalize(body())
+    assert before <= msg.timestamp_ms <= time.time_ns() // 1_000_000
+
+
+def test_given_timestamp_wins_over_now() -> None:
+    [msg] = generic.normalize(body(timestamp=1749416383.25), now_ms=5)
+    assert msg.timestamp_ms == 1749416383250
+
+
+def test_extra_fields_are_ignored() -> None:
+    [msg] = generic.normalize(body(channel_hint="sms"), now_ms=0)
+    assert msg.text == "hello"
+
+
+def test_text_at_the_cap_is_accepted() -> None:
+    [msg] = generic.normalize(body(text="x" * MAX_TEXT_CHARS), now_ms=0)
+    assert msg.text is not None
+    assert len(msg.text) == MAX_TEXT_CHARS
+
+
+def test_text_over_the_cap_is_rejected_without_echoing_it() -> None:
+    with pytest.raises(InvalidPayloadError, match=rf"\$\.text: must be at most {MAX_TEXT_CHARS} characters") as caught:
+        generic.normalize(body(text="y" * (MAX_TEXT_CHARS + 1)))
+    assert "yyy" not in str(caught.value)
+
+
+def test_nan_timestamp_from_a_lenient_json_parser_is_rejected() -> None:
+    with pytest.raises(InvalidPayloadError, match=r"\$\.timestamp"):
+        generic.normalize(json.loads('{"conversation_id": "c", "message_id": "m", "text": "t", "timestamp": NaN}'))
+
+
+@pytest.mark.parametrize(
+    ("payload", "where"),
+    [
+        (body(conversation_id=None), "$.conversation_id"),
+        (body(message_id=None), "$.message_id"),
+        (body(text=None), "$.text"),
+        (body(conversation_id=""), "$.conversation_id"),
+        (body(conversation_id=42), "$.conversation_id"),
+        (body(conversation_id="c" * 257), "$.conversation_id"),
+        (body(message_id=7), "$.message_id"),
+        (body(text=""), "$.text"),
+        (body(text=["hi"]), "$.text"),
+        (body(timestamp="1749416383"), "$.timestamp"),
+        (body(timestamp=-1), "$.timestamp"),
+        (body(timestamp=True), "$.timestamp"),
+        (body(timestamp=float("inf")), "$.timestamp"),
+    ],
+)
+def test_schema_failures_name_the_field(payload: dict[str, Any], where: str) -> None:
+    with pytest.raises(InvalidPayloadError, match=f"^generic payload: {re.escape(where)}:"):
+        generic.normalize(payload)

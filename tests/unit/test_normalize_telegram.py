@@ -1,0 +1,293 @@
+"""Telegram update normalization: fixtures from channels.md, ignored updates, media kinds, schema failures."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from tests.payloads import load
+
+from debouncer.channels import telegram
+from debouncer.errors import InvalidPayloadError
+from debouncer.models import InboundMessage, MediaRef
+
+BOT = "7000000001"
+ANA = "123456789"
+
+
+def update(**message: Any) -> dict[str, Any]:
+    """A private-chat update from Ana with the given message fields (and no text unless given)."""
+    return {
+        "update_id": 1,
+        "message": {
+            "message_id": 7,
+            "from": {"id": 123456789, "is_bot": False, "first_name": "Ana"},
+            "chat": {"id": 123456789, "type": "private"},
+            "date": 1749416383,
+            **message,
+        },
+    }
+
+
+def normalize_one(payload: dict[str, Any]) -> InboundMessage:
+    """The single message the update must yield."""
+    [msg] = telegram.normalize(payload, BOT)
+    return msg
+
+
+def test_text_message_in_private_chat() -> None:
+    assert telegram.normalize(load("telegram_text_message"), BOT) == [
+        InboundMessage(
+            channel="telegram",
+            account_id=BOT,
+            conversation_key=f"telegram#{BOT}#{ANA}",
+            sender_id=ANA,
+            recipient_id=ANA,
+            message_id=f"{ANA}:1452",
+            timestamp_ms=1749416383000,
+            kind="text",
+            text="Hi, do you ship to Canada?",
+            sender_name="Ana Silva",
+        )
+    ]
+
+
+def test_album_photo_takes_the_largest_size_and_the_caption() -> None:
+    assert telegram.normalize(load("telegram_photo_album"), BOT) == [
+        InboundMessage(
+            channel="telegram",
+            account_id=BOT,
+            conversation_key=f"telegram#{BOT}#{ANA}",
+            sender_id=ANA,
+            recipient_id=ANA,
+            message_id=f"{ANA}:1453",
+            timestamp_ms=1749416390000,
+            kind="image",
+            text="Do you have it in blue?",
+            media=(MediaRef(kind="image", ref="AgACAgQAAxkBAAIBc2Zlarge"),),
+            sender_name="Ana",
+        )
+    ]
+
+
+def test_largest_photo_wins_even_when_not_last() -> None:
+    sizes = [
+        {"file_id": "big", "file_unique_id": "b", "width": 1280, "height": 960},
+        {"file_id": "small", "file_unique_id": "s", "width": 90, "height": 67},
+    ]
+    assert normalize_one(update(photo=sizes)).media == (MediaRef(kind="image", ref="big"),)
+
+
+def test_group_message_is_keyed_by_chat_and_answered_in_the_chat() -> None:
+    assert telegram.normalize(load("telegram_group_message"), BOT) == [
+        InboundMessage(
+            channel="telegram",
+            account_id=BOT,
+            conversation_key=f"telegram#{BOT}#-1001234567890",
+            sender_id="987654321",
+            recipient_id="-1001234567890",
+            message_id="-1001234567890:88",
+            timestamp_ms=1749416500000,
+            kind="text",
+            text="@example_bot what are your opening hours?",
+            sender_name="Joe",
+        )
+    ]
+
+
+def test_edited_message_is_ignored() -> None:
+    assert telegram.normalize(load("telegram_edited_message"), BOT) == []
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"channel_post": {"message_id": 1, "chat": {"id": -100, "type": "channel"}, "date": 1, "text": "news"}},
+        {"edited_channel_post": {"message_id": 1, "chat": {"id": -100, "type": "channel"}, "date": 1, "text": "x"}},
+        {"callback_query": {"id": "1", "from": {"id": 1, "is_bot": False, "first_name": "A"}, "data": "buy"}},
+        {"my_chat_member": {"chat": {"id": 1, "type": "private"}, "date": 1}},
+        {"chat_member": {"chat": {"id": 1, "type": "group"}, "date": 1}},
+        {"business_message": {"message_id": 1, "chat": {"id": 1, "type": "private"}, "date": 1, "text": "x"}},
+    ],
+)
+def test_updates_without_a_message_are_ignored(other: dict[str, Any]) -> None:
+    assert telegram.normalize({"update_id": 5, **other}, BOT) == []
+
+
+def test_messages_from_bots_are_ignored() -> None:
+    payload = update(text="beep")
+    payload["message"]["from"]["is_bot"] = True
+    assert telegram.normalize(payload, BOT) == []
+
+
+def test_channel_post_mirrored_into_its_discussion_group_is_ignored() -> None:
+    payload = update(text="news", is_automatic_forward=True, sender_chat={"id": -1009, "title": "News"})
+    assert telegram.normalize(payload, BOT) == []
+
+
+def test_message_on_behalf_of_a_chat_is_attributed_to_that_chat() -> None:
+    payload = update(text="from the admins", sender_chat={"id": -1001234567890, "title": "Support group"})
+    payload["message"]["from"] = {
+        "id": 1087968824,
+        "is_bot": True,
+        "first_name": "Group",
+        "username": "GroupAnonymousBot",
+    }
+    msg = normalize_one(payload)
+    assert (msg.sender_id, msg.sender_name, msg.text) == ("-1001234567890", "Support group", "from the admins")
+
+
+def test_message_without_any_sender_is_ignored() -> None:
+    payload = update(text="x")
+    del payload["message"]["from"]
+    assert telegram.normalize(payload, BOT) == []
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        {"new_chat_members": [{"id": 5, "is_bot": False, "first_name": "B"}]},
+        {"left_chat_member": {"id": 5, "is_bot": False, "first_name": "B"}},
+        {"pinned_message": {"message_id": 3, "chat": {"id": 1, "type": "private"}, "date": 1}},
+        {"new_chat_title": "Renamed"},
+        {"forum_topic_created": {"name": "Billing", "icon_color": 1}},
+        {"group_chat_created": True},
+    ],
+)
+def test_service_messages_are_ignored(service: dict[str, Any]) -> None:
+    assert telegram.normalize(update(**service), BOT) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "file", "media"),
+    [
+        (
+            "document",
+            {"file_id": "d1", "file_unique_id": "u", "file_name": "a.pdf", "mime_type": "application/pdf"},
+            MediaRef(kind="document", ref="d1", mime_type="application/pdf", filename="a.pdf"),
+        ),
+        (
+            "voice",
+            {"file_id": "v1", "file_unique_id": "u", "duration": 3, "mime_type": "audio/ogg"},
+            MediaRef(kind="voice", ref="v1", mime_type="audio/ogg"),
+        ),
+        (
+            "audio",
+            {"file_id": "a1", "file_unique_id": "u", "duration": 3, "file_name": "song.mp3", "mime_type": "audio/mpeg"},
+            MediaRef(kind="audio", ref="a1", mime_type="audio/mpeg", filename="song.mp3"),
+        ),
+        (
+            "video",
+            {"file_id": "m1", "file_unique_id": "u", "width": 1, "height": 1, "duration": 1, "mime_type": "video/mp4"},
+            MediaRef(kind="video", ref="m1", mime_type="video/mp4"),
+        ),
+        (
+            "video_note",
+            {"file_id": "n1", "file_unique_id": "u", "length": 240, "duration": 5},
+            MediaRef(kind="video_note", ref="n1"),
+        ),
+        (
+            "sticker",
+            {"file_id": "s1", "file_unique_id": "u", "type": "regular", "width": 512, "height": 512, "emoji": "x"},
+            MediaRef(kind="sticker", ref="s1"),
+        ),
+    ],
+)
+def test_file_messages_keep_their_file_id(field: str, file: dict[str, Any], media: MediaRef) -> None:
+    msg = normalize_one(update(**{field: file}, caption="see this"))
+    assert (msg.kind, msg.text, msg.media) == (media.kind, "see this", (media,))
+
+
+def test_animation_wins_over_its_backward_compatible_document() -> None:
+    gif = {"file_id": "g1", "file_unique_id": "u", "mime_type": "video/mp4"}
+    msg = normalize_one(update(animation=gif, document=gif))
+    assert (msg.kind, msg.media) == ("animation", (MediaRef(kind="animation", ref="g1", mime_type="video/mp4"),))
+
+
+def test_location_venue_and_contact_become_text() -> None:
+    spot = {"latitude": 52.52, "longitude": 13.405}
+    venue = {"location": spot, "title": "Cafe", "address": "Main St 1"}
+    contact = {"phone_number": "+4930123", "first_name": "Max", "last_name": "Muster"}
+    results = [
+        normalize_one(update(location=spot)),
+        normalize_one(update(venue=venue, location=spot)),
+        normalize_one(update(contact=contact)),
+    ]
+    assert [(m.kind, m.text, m.media) for m in results] == [
+        ("location", "52.52, 13.405", (MediaRef(kind="location"),)),
+        ("location", "Cafe, Main St 1 (52.52, 13.405)", (MediaRef(kind="location"),)),
+        ("contacts", "Max Muster +4930123", (MediaRef(kind="contacts"),)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("poll", {"id": "1", "question": "Which?", "options": []}),
+        ("dice", {"emoji": "\U0001f3b2", "value": 4}),
+        ("story", {"chat": {"id": 1, "type": "private"}, "id": 9}),
+    ],
+)
+def test_content_without_text_becomes_a_placeholder(field: str, value: dict[str, Any]) -> None:
+    msg = normalize_one(update(**{field: value}))
+    assert (msg.kind, msg.text, msg.media, msg.render()) == (field, None, (), f"[{field}]")
+
+
+def test_placeholder_keeps_its_caption() -> None:
+    paid = {"star_count": 5, "paid_media": [{"type": "preview"}]}
+    msg = normalize_one(update(paid_media=paid, caption="unlock me"))
+    assert (msg.kind, msg.text) == ("paid_media", "unlock me")
+
+
+def test_content_type_we_do_not_know_is_not_dropped() -> None:
+    msg = normalize_one(update(hologram={"file_id": "h"}))
+    assert (msg.kind, msg.render()) == ("unknown", "[unknown]")
+
+
+def test_forum_topic_message_keys_and_threads_by_topic() -> None:
+    topic_root = {"message_id": 40, "chat": {"id": -1005, "type": "supergroup"}, "date": 1}
+    payload = update(text="in topic", message_thread_id=40, is_topic_message=True, reply_to_message=topic_root)
+    payload["message"]["chat"] = {"id": -1005, "type": "supergroup", "is_forum": True}
+    msg = normalize_one(payload)
+    assert (msg.conversation_key, msg.recipient_id, msg.thread_id) == (f"telegram#{BOT}#-1005/40", "-1005", "40")
+    assert msg.reply_to is None
+
+
+def test_explicit_reply_is_recorded_with_the_chat() -> None:
+    replied = {"message_id": 1450, "chat": {"id": 123456789, "type": "private"}, "date": 1}
+    msg = normalize_one(update(text="this one", reply_to_message=replied))
+    assert (msg.reply_to, msg.thread_id) == (f"{ANA}:1450", None)
+
+
+@pytest.mark.parametrize(
+    ("payload", "where"),
+    [
+        ({"message": {}}, "$.update_id"),
+        ({"update_id": "1"}, "$.update_id"),
+        (update(text="x") | {"update_id": 1.5}, "$.update_id"),
+        ({"update_id": 1, "message": {"message_id": 1, "chat": {"id": 1, "type": "private"}}}, "$.message.date"),
+        (update(text=5), "$.message.text"),
+        (update(photo=[]), "$.message.photo"),
+        (update(photo=[{"file_id": "x"}]), "$.message.photo[0].width"),
+        (update(voice={"duration": 3}), "$.message.voice.file_id"),
+        (update(message_thread_id="40"), "$.message.message_thread_id"),
+    ],
+)
+def test_schema_failures_name_the_field(payload: dict[str, Any], where: str) -> None:
+    with pytest.raises(InvalidPayloadError, match=f"^telegram payload: {re.escape(where)}:"):
+        telegram.normalize(payload, BOT)
+
+
+def test_chat_id_must_be_an_integer() -> None:
+    payload = update(text="x")
+    payload["message"]["chat"]["id"] = "123456789"
+    with pytest.raises(InvalidPayloadError, match=r"\$\.message\.chat\.id: must be of type integer"):
+        telegram.normalize(payload, BOT)
+
+
+def test_sender_must_say_whether_it_is_a_bot() -> None:
+    payload = update(text="x")
+    del payload["message"]["from"]["is_bot"]
+    with pytest.raises(InvalidPayloadError, match=r"\$\.message\.from\.is_bot: is required"):
+        telegram.normalize(payload, BOT)

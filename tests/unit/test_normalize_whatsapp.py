@@ -1,0 +1,331 @@
+"""WhatsApp webhook normalization: fixtures from channels.md, ignored events, placeholders, schema failures."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from tests.payloads import load
+
+from debouncer.channels import whatsapp
+from debouncer.errors import InvalidPayloadError
+from debouncer.models import MAX_TEXT_CHARS, InboundMessage, MediaRef
+
+ACCOUNT = "106540352242922"
+USER = "16505551234"
+KEY = f"whatsapp#{ACCOUNT}#{USER}"
+# The fixtures' wamids differ in one base64 group: MDAx, MDAy, ... encode "001", "002", ...
+WAMID = {
+    n: f"wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQUFBMDAwMDAwMDAwMDAwMD{group}AA=="
+    for n, group in {1: "Ax", 2: "Ay", 3: "Az", 4: "A0", 5: "A1", 7: "A3", 8: "A4"}.items()
+}
+
+
+def expected(n: int, ts: int, **fields: Any) -> InboundMessage:
+    """The message fields every fixture message shares, plus the given ones."""
+    base: dict[str, Any] = {
+        "channel": "whatsapp",
+        "account_id": ACCOUNT,
+        "conversation_key": KEY,
+        "sender_id": USER,
+        "recipient_id": USER,
+        "message_id": WAMID[n],
+        "timestamp_ms": ts * 1000,
+        "sender_name": "Sheena Nelson",
+    }
+    return InboundMessage(**(base | fields))
+
+
+def with_messages(*messages: dict[str, Any], contacts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The single-text fixture with its messages (and optionally contacts) replaced."""
+    payload = copy.deepcopy(load("whatsapp_text_message"))
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["messages"] = list(messages)
+    if contacts is not None:
+        value["contacts"] = contacts
+    return payload
+
+
+def message(type_: str, **fields: Any) -> dict[str, Any]:
+    """One inbound message of `type_` from the fixture user."""
+    return {"from": USER, "id": "wamid.TEST", "timestamp": "1749416383", "type": type_, **fields}
+
+
+def test_single_text_message() -> None:
+    assert whatsapp.normalize(load("whatsapp_text_message")) == [
+        expected(1, 1749416383, text="Hi, do you ship to Canada?"),
+    ]
+
+
+def test_one_post_with_text_image_and_voice_note_keeps_order() -> None:
+    assert whatsapp.normalize(load("whatsapp_multi_message")) == [
+        expected(2, 1749416390, text="Also, this one:"),
+        expected(
+            3,
+            1749416391,
+            kind="image",
+            text="Do you have it in blue?",
+            media=(MediaRef(kind="image", ref="1003383421387256", mime_type="image/jpeg"),),
+        ),
+        expected(
+            4,
+            1749416395,
+            kind="voice",
+            media=(MediaRef(kind="voice", ref="1214541180295581", mime_type="audio/ogg; codecs=opus"),),
+        ),
+    ]
+
+
+def test_other_types_drop_the_reaction_and_keep_the_rest() -> None:
+    assert whatsapp.normalize(load("whatsapp_other_types")) == [
+        expected(
+            5,
+            1749416400,
+            kind="interactive",
+            text="Cancel",
+            reply_to="wamid.HBgLMTY1MDU1NTEyMzQVAgARGBJCMDAwMDAwMDAwMDAwMDAwMQA=",
+        ),
+        expected(
+            7,
+            1749416402,
+            kind="location",
+            text="Pablo Morales, 1 Hacker Way, Menlo Park, CA 94025 (37.483307, -122.148981)",
+            media=(MediaRef(kind="location"),),
+        ),
+        expected(
+            8,
+            1749416403,
+            kind="document",
+            text="My invoice",
+            media=(
+                MediaRef(
+                    kind="document", ref="2144734132711214", mime_type="application/pdf", filename="invoice-2025-06.pdf"
+                ),
+            ),
+        ),
+    ]
+
+
+def test_statuses_are_not_messages() -> None:
+    assert whatsapp.normalize(load("whatsapp_statuses")) == []
+
+
+def test_statuses_next_to_messages_are_skipped_but_messages_kept() -> None:
+    payload = load("whatsapp_text_message")
+    payload["entry"][0]["changes"][0]["value"]["statuses"] = load("whatsapp_statuses")["entry"][0]["changes"][0][
+        "value"
+    ]["statuses"]
+    assert [m.message_id for m in whatsapp.normalize(payload)] == [WAMID[1]]
+
+
+@pytest.mark.parametrize("field", ["smb_message_echoes", "account_update", "history"])
+def test_fields_other_than_messages_are_ignored(field: str) -> None:
+    payload = load("whatsapp_text_message")
+    payload["entry"][0]["changes"][0]["field"] = field
+    assert whatsapp.normalize(payload) == []
+
+
+def test_field_other_than_messages_does_not_need_metadata() -> None:
+    payload = load("whatsapp_text_message")
+    payload["entry"][0]["changes"][0] = {"field": "account_update", "value": {"event": "VERIFIED_ACCOUNT"}}
+    assert whatsapp.normalize(payload) == []
+
+
+@pytest.mark.parametrize(
+    ("type_", "body"),
+    [
+        ("reaction", {"message_id": "wamid.X", "emoji": "\U0001f44d"}),
+        ("reaction", {"message_id": "wamid.X"}),
+        ("system", {"body": "changed number", "type": "user_changed_number", "wa_id": "1"}),
+        ("unsupported", {}),
+        ("request_welcome", {}),
+    ],
+)
+def test_non_user_turns_are_ignored(type_: str, body: dict[str, Any]) -> None:
+    assert whatsapp.normalize(with_messages(message(type_, **{type_: body}))) == []
+
+
+def test_every_entry_and_change_is_read() -> None:
+    payload = load("whatsapp_text_message")
+    second_change = copy.deepcopy(payload["entry"][0]["changes"][0])
+    second_change["value"]["metadata"]["phone_number_id"] = "200000000000001"
+    second_change["value"]["messages"][0]["id"] = "wamid.SECOND"
+    payload["entry"][0]["changes"].append(second_change)
+    payload["entry"].append(copy.deepcopy(payload["entry"][0]))
+    payload["entry"][1]["changes"][0]["value"]["messages"][0]["id"] = "wamid.THIRD"
+    payload["entry"][1]["changes"].pop()
+    result = whatsapp.normalize(payload)
+    assert [(m.account_id, m.message_id) for m in result] == [
+        (ACCOUNT, WAMID[1]),
+        ("200000000000001", "wamid.SECOND"),
+        (ACCOUNT, "wamid.THIRD"),
+    ]
+    assert result[1].conversation_key == f"whatsapp#200000000000001#{USER}"
+
+
+@pytest.mark.parametrize(
+    ("type_", "body", "kind", "text", "media"),
+    [
+        (
+            "video",
+            {"id": "v1", "mime_type": "video/mp4", "sha256": "x", "caption": "look"},
+            "video",
+            "look",
+            MediaRef(kind="video", ref="v1", mime_type="video/mp4"),
+        ),
+        (
+            "audio",
+            {"id": "a1", "mime_type": "audio/mpeg", "voice": False},
+            "audio",
+            None,
+            MediaRef(kind="audio", ref="a1", mime_type="audio/mpeg"),
+        ),
+        (
+            "sticker",
+            {"id": "s1", "mime_type": "image/webp", "animated": False},
+            "sticker",
+            None,
+            MediaRef(kind="sticker", ref="s1", mime_type="image/webp"),
+        ),
+        # A type we do not model yet keeps its media id.
+        (
+            "ptv",
+            {"id": "p1", "mime_type": "video/mp4"},
+            "ptv",
+            None,
+            MediaRef(kind="ptv", ref="p1", mime_type="video/mp4"),
+        ),
+    ],
+)
+def test_media_types(type_: str, body: dict[str, Any], kind: str, text: str | None, media: MediaRef) -> None:
+    [msg] = whatsapp.normalize(with_messages(message(type_, **{type_: body})))
+    assert (msg.kind, msg.text, msg.media) == (kind, text, (media,))
+
+
+def test_unknown_type_without_media_is_a_placeholder_not_dropped() -> None:
+    order = {"catalog_id": "c1", "product_items": [{"product_retailer_id": "sku-1", "quantity": 2}]}
+    [msg] = whatsapp.normalize(with_messages(message("order", order=order)))
+    assert (msg.kind, msg.text, msg.media) == ("order", None, ())
+    assert msg.render() == "[order]"
+
+
+def test_unknown_type_fields_of_the_wrong_type_are_not_trusted() -> None:
+    [msg] = whatsapp.normalize(with_messages(message("newtype", newtype={"id": 42, "caption": ["x"]})))
+    assert (msg.kind, msg.text, msg.media) == ("newtype", None, ())
+
+
+def test_list_reply_and_button_text() -> None:
+    list_reply = {"type": "list_reply", "list_reply": {"id": "r1", "title": "Tuesday", "description": "9-12"}}
+    button = {"payload": "STOP", "text": "Stop promotions"}
+    result = whatsapp.normalize(
+        with_messages(message("interactive", interactive=list_reply), message("button", button=button))
+    )
+    assert [(m.kind, m.text) for m in result] == [("interactive", "Tuesday"), ("button", "Stop promotions")]
+
+
+def test_contacts_message_renders_names_and_phones() -> None:
+    cards = [
+        {"name": {"formatted_name": "Barbara Johnson"}, "phones": [{"phone": "+1 650 555 0001"}]},
+        {"name": {"formatted_name": "Ali"}, "phones": []},
+    ]
+    [msg] = whatsapp.normalize(with_messages(message("contacts", contacts=cards)))
+    assert (msg.kind, msg.text, msg.media) == (
+        "contacts",
+        "Barbara Johnson +1 650 555 0001; Ali",
+        (MediaRef(kind="contacts"),),
+    )
+
+
+def test_location_without_name_is_just_coordinates() -> None:
+    [msg] = whatsapp.normalize(with_messages(message("location", location={"latitude": 1.5, "longitude": -2})))
+    assert msg.text == "1.5, -2"
+
+
+def test_leading_plus_is_stripped_from_sender() -> None:
+    [msg] = whatsapp.normalize(with_messages(message("text", text={"body": "hi"}) | {"from": "+16505551234"}))
+    assert (msg.sender_id, msg.recipient_id, msg.conversation_key) == (USER, USER, KEY)
+    assert msg.sender_name == "Sheena Nelson"
+
+
+def test_username_user_without_phone_is_keyed_by_business_scoped_id() -> None:
+    msg_ = {"from_user_id": "US.13491208655302741918", "id": "wamid.U", "timestamp": "1", "type": "text"}
+    contacts = [{"profile": {"name": "Kim"}, "user_id": "US.13491208655302741918"}]
+    [msg] = whatsapp.normalize(with_messages(msg_ | {"text": {"body": "hi"}}, contacts=contacts))
+    assert msg.sender_id == "US.13491208655302741918"
+    assert msg.conversation_key == f"whatsapp#{ACCOUNT}#US.13491208655302741918"
+    assert msg.sender_name == "Kim"
+
+
+def test_sender_falls_back_to_the_only_contacts_user_id() -> None:
+    msg_ = {"id": "wamid.U", "timestamp": "1", "type": "text", "text": {"body": "hi"}}
+    [msg] = whatsapp.normalize(with_messages(msg_, contacts=[{"user_id": "BR.1", "profile": {"name": "Rui"}}]))
+    assert (msg.sender_id, msg.sender_name) == ("BR.1", "Rui")
+
+
+def test_message_without_any_sender_is_rejected() -> None:
+    msg_ = {"id": "wamid.U", "timestamp": "1", "type": "text", "text": {"body": "hi"}}
+    with pytest.raises(InvalidPayloadError, match="no sender"):
+        whatsapp.normalize(with_messages(msg_, contacts=[]))
+
+
+def test_unknown_sender_has_no_name() -> None:
+    [msg] = whatsapp.normalize(with_messages(message("text", text={"body": "hi"}) | {"from": "4400000000"}))
+    assert msg.sender_name is None
+
+
+def test_group_message_is_keyed_and_answered_by_group() -> None:
+    [msg] = whatsapp.normalize(with_messages(message("text", text={"body": "hi"}, group_id="120363000000000001")))
+    assert msg.conversation_key == f"whatsapp#{ACCOUNT}#120363000000000001"
+    assert (msg.sender_id, msg.recipient_id) == (USER, "120363000000000001")
+
+
+def test_text_over_the_model_cap_is_a_bad_payload() -> None:
+    big = with_messages(message("text", text={"body": "x" * (MAX_TEXT_CHARS + 1)}))
+    with pytest.raises(InvalidPayloadError, match=r"invalid text") as caught:
+        whatsapp.normalize(big)
+    assert "xxxx" not in str(caught.value)
+
+
+def _set(path: list[str | int], value: Any) -> dict[str, Any]:
+    payload = load("whatsapp_multi_message")
+    target: Any = payload
+    for part in path[:-1]:
+        target = target[part]
+    if value is _DELETE:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return payload
+
+
+_DELETE = object()
+_MSGS: list[str | int] = ["entry", 0, "changes", 0, "value", "messages"]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "where"),
+    [
+        (["object"], "instagram", "$.object"),
+        (["entry"], {}, "$.entry"),
+        (["entry", 0, "changes", 0, "value", "metadata"], _DELETE, "$.entry[0].changes[0].value.metadata"),
+        (
+            ["entry", 0, "changes", 0, "value", "metadata", "phone_number_id"],
+            106540352242922,
+            "$.entry[0].changes[0].value.metadata.phone_number_id",
+        ),
+        ([*_MSGS, 0, "timestamp"], 1749416390, "$.entry[0].changes[0].value.messages[0].timestamp"),
+        ([*_MSGS, 0, "timestamp"], "2025-06-08", "$.entry[0].changes[0].value.messages[0].timestamp"),
+        ([*_MSGS, 0, "id"], _DELETE, "$.entry[0].changes[0].value.messages[0].id"),
+        ([*_MSGS, 0, "id"], "", "$.entry[0].changes[0].value.messages[0].id"),
+        ([*_MSGS, 0, "text"], _DELETE, "$.entry[0].changes[0].value.messages[0].text"),
+        ([*_MSGS, 0, "text", "body"], None, "$.entry[0].changes[0].value.messages[0].text.body"),
+        ([*_MSGS, 1, "image", "id"], _DELETE, "$.entry[0].changes[0].value.messages[1].image.id"),
+        ([*_MSGS, 2, "audio", "voice"], "yes", "$.entry[0].changes[0].value.messages[2].audio.voice"),
+        ([*_MSGS, 0, "from"], 16505551234, "$.entry[0].changes[0].value.messages[0].from"),
+    ],
+)
+def test_schema_failures_name_the_field(path: list[str | int], value: Any, where: str) -> None:
+    with pytest.raises(InvalidPayloadError) as caught:
+        whatsapp.normalize(_set(path, value))
+    assert f"whatsapp payload: {where}:" in str(caught.value)

@@ -1,0 +1,154 @@
+"""The JSON Schemas: every fixture validates, errors name the field, the normalized schema tracks the model."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from tests.payloads import PAYLOADS, load
+
+from debouncer import schemas
+from debouncer.channels import generic, instagram, telegram, whatsapp
+from debouncer.errors import InvalidPayloadError
+from debouncer.models import MAX_TEXT_CHARS, InboundMessage
+
+INBOUND = {
+    "whatsapp": ["whatsapp_text_message", "whatsapp_multi_message", "whatsapp_other_types", "whatsapp_statuses"],
+    "telegram": ["telegram_text_message", "telegram_photo_album", "telegram_edited_message", "telegram_group_message"],
+    "instagram": [
+        "instagram_text_dm",
+        "instagram_image_and_story_reply",
+        "instagram_echo",
+        "instagram_read_and_reaction",
+    ],
+    "generic": ["generic_text_message"],
+}
+INBOUND_CASES = [(channel, name) for channel, names in INBOUND.items() for name in names]
+DROP = object()
+
+
+def normalize(channel: str, payload: dict[str, Any]) -> list[InboundMessage]:
+    """Dispatch to the channel's normalizer."""
+    if channel == "telegram":
+        return telegram.normalize(payload, "7000000001")
+    if channel == "generic":
+        return generic.normalize(payload, now_ms=0)
+    return {"whatsapp": whatsapp.normalize, "instagram": instagram.normalize}[channel](payload)
+
+
+def test_schemas_come_from_the_repository_in_a_source_checkout() -> None:
+    assert PAYLOADS.parents[2] / "schemas" == schemas.SCHEMA_DIR
+
+
+@pytest.mark.parametrize("name", sorted(schemas.SCHEMA_FILES))
+def test_every_schema_is_valid_draft_2020_12(name: str) -> None:
+    schema = schemas.load_schema(name)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(schema)
+
+
+@pytest.mark.parametrize(("channel", "name"), INBOUND_CASES)
+def test_every_inbound_fixture_validates(channel: str, name: str) -> None:
+    schemas.validate(channel, load(name))
+
+
+def test_every_inbound_fixture_is_covered() -> None:
+    on_disk = {
+        path.stem for path in PAYLOADS.glob("*.json") if not re.search(r"_(request|response|error_.*)$", path.stem)
+    }
+    assert on_disk == {name for _, name in INBOUND_CASES}
+
+
+@pytest.mark.parametrize(("channel", "name"), INBOUND_CASES)
+def test_normalized_fixtures_validate_against_the_normalized_schema(channel: str, name: str) -> None:
+    for message in normalize(channel, load(name)):
+        schemas.validate("normalized-message", message.model_dump(mode="json"))
+
+
+def test_normalized_schema_file_is_generated_from_the_model() -> None:
+    committed = schemas.load_schema("normalized-message")
+    assert committed == schemas.normalized_message_schema(), (
+        "schemas/normalized-message.schema.json is stale; regenerate it with: .venv/bin/python -c "
+        "'import json; from debouncer.schemas import normalized_message_schema as s; "
+        "print(json.dumps(s(), indent=2))' > schemas/normalized-message.schema.json"
+    )
+
+
+def test_normalized_schema_requires_what_the_model_requires() -> None:
+    committed = schemas.load_schema("normalized-message")
+    assert set(committed["required"]) == {
+        "channel",
+        "account_id",
+        "conversation_key",
+        "sender_id",
+        "recipient_id",
+        "message_id",
+        "timestamp_ms",
+    }
+    assert committed["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    ("instance", "where"),
+    [
+        ({"channel": DROP}, "$.channel: is required"),
+        ({"channel": "sms"}, "$.channel: must be one of"),
+        ({"timestamp_ms": -1}, "$.timestamp_ms: must be >= 0"),
+        ({"text": "x" * (MAX_TEXT_CHARS + 1)}, f"$.text: must be at most {MAX_TEXT_CHARS} characters"),
+        ({"media": [{"ref": "x"}]}, "$.media[0].kind: is required"),
+        ({"surprise": 1}, "$: has unexpected properties"),
+    ],
+)
+def test_normalized_schema_rejects_what_the_model_rejects(instance: dict[str, Any], where: str) -> None:
+    valid = normalize("generic", load("generic_text_message"))[0].model_dump(mode="json")
+    with pytest.raises(InvalidPayloadError, match=re.escape(where)):
+        schemas.validate("normalized-message", {k: v for k, v in (valid | instance).items() if v is not DROP})
+
+
+def test_generic_text_limit_is_the_model_cap() -> None:
+    assert schemas.load_schema("generic")["properties"]["text"]["maxLength"] == MAX_TEXT_CHARS
+
+
+def test_error_names_the_nested_path_and_keeps_the_value_out() -> None:
+    payload = load("whatsapp_other_types")
+    payload["entry"][0]["changes"][0]["value"]["messages"][2]["location"]["latitude"] = "secret place"
+    with pytest.raises(InvalidPayloadError) as caught:
+        schemas.validate("whatsapp", payload)
+    assert str(caught.value) == (
+        "whatsapp payload: $.entry[0].changes[0].value.messages[2].location.latitude: must be of type number"
+    )
+
+
+def test_a_payload_posted_to_the_wrong_channel_is_rejected() -> None:
+    with pytest.raises(
+        InvalidPayloadError, match=re.escape('whatsapp payload: $.object: must be "whatsapp_business_account"')
+    ):
+        schemas.validate("whatsapp", load("instagram_text_dm"))
+
+
+def test_non_object_body_is_rejected() -> None:
+    with pytest.raises(InvalidPayloadError, match=re.escape("telegram payload: $: must be of type object")):
+        schemas.validate("telegram", [1, 2])
+
+
+def test_unknown_schema_name_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="unknown schema 'sms'"):
+        schemas.validate("sms", {})
+
+
+def test_validators_are_built_once() -> None:
+    schemas.validate("generic", load("generic_text_message"))
+    before = schemas._validator.cache_info()
+    schemas.validate("generic", load("generic_text_message"))
+    after = schemas._validator.cache_info()
+    assert (after.hits, after.misses) == (before.hits + 1, before.misses)
+
+
+def test_schema_files_are_json_with_a_trailing_newline() -> None:
+    for filename in schemas.SCHEMA_FILES.values():
+        text = (schemas.SCHEMA_DIR / filename).read_text(encoding="utf-8")
+        assert text.endswith("}\n"), filename
+        json.loads(text)

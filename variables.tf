@@ -1,0 +1,450 @@
+# ---------------------------------------------------------------------------------------------------
+# Naming, region, tags
+# ---------------------------------------------------------------------------------------------------
+
+variable "aws_region" {
+  description = "AWS Region to deploy to; null uses the provider's usual sources (AWS_REGION, profile)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.aws_region == null || can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.aws_region))
+    error_message = "aws_region must be null or a Region code such as eu-west-1."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (table, functions, state machine, queue, API, alarms)."
+  type        = string
+  default     = "chat-debouncer"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-32 characters of a-z, 0-9 and '-', start with a letter and not end with '-'."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to every resource (provider default_tags)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.tags : length(k) <= 128 && length(v) <= 256 && !startswith(k, "aws:")])
+    error_message = "Tag keys must be at most 128 characters and not start with 'aws:'; values at most 256 characters."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "Customer managed KMS key for the table, the DLQ, the log groups and the Lambda environments; null uses AWS managed/owned keys. Its key policy must let those services and roles use it (see docs/deploy.md)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be null or a KMS key ARN (arn:...:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Debounce window (DESIGN §2.5): reply at min(last + debounce, first + max_wait).
+# ---------------------------------------------------------------------------------------------------
+
+variable "debounce_seconds" {
+  description = "Quiet time after the last message of a burst before it is answered. Applied through post_message's environment: an apply changes it in place, new bursts use it at once."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.debounce_seconds >= 1 && var.debounce_seconds <= 3600 && floor(var.debounce_seconds) == var.debounce_seconds
+    error_message = "debounce_seconds must be a whole number between 1 and 3600 (Step Functions timestamps have one-second resolution)."
+  }
+}
+
+variable "max_wait_seconds" {
+  description = "Longest a burst waits after its first message, however chatty the user; must be >= debounce_seconds."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.max_wait_seconds >= 1 && var.max_wait_seconds <= 86400 && floor(var.max_wait_seconds) == var.max_wait_seconds
+    error_message = "max_wait_seconds must be a whole number between 1 and 86400."
+  }
+}
+
+variable "max_messages" {
+  description = "A burst that reaches this many messages is flushed at once (a claim transaction holds at most 100 items)."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.max_messages >= 1 && var.max_messages <= 95 && floor(var.max_messages) == var.max_messages
+    error_message = "max_messages must be a whole number between 1 and 95."
+  }
+}
+
+variable "flush_keywords" {
+  description = "Messages equal to one of these words (case-insensitive) flush the burst at once."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.flush_keywords) <= 50 && alltrue([for k in var.flush_keywords : length(trimspace(k)) > 0 && length(k) <= 64 && !strcontains(k, ",")])
+    error_message = "flush_keywords: at most 50 non-blank words of at most 64 characters, without commas."
+  }
+}
+
+variable "buffer_retention_days" {
+  description = "TTL of a conversation's buffer item after its last message, in days."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.buffer_retention_days >= 1 && var.buffer_retention_days <= 30 && floor(var.buffer_retention_days) == var.buffer_retention_days
+    error_message = "buffer_retention_days must be a whole number between 1 and 30."
+  }
+}
+
+variable "history_retention_days" {
+  description = "TTL of answered turns (conversation history: personal data), in days."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.history_retention_days >= 1 && var.history_retention_days <= 3650 && floor(var.history_retention_days) == var.history_retention_days
+    error_message = "history_retention_days must be a whole number between 1 and 3650."
+  }
+}
+
+variable "dedupe_retention_days" {
+  description = "How long answered message ids are remembered to absorb late redeliveries, in days (WhatsApp redelivers for up to 7 days, so keep >= 8)."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.dedupe_retention_days >= 1 && var.dedupe_retention_days <= 365 && floor(var.dedupe_retention_days) == var.dedupe_retention_days
+    error_message = "dedupe_retention_days must be a whole number between 1 and 365."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# AI
+# ---------------------------------------------------------------------------------------------------
+
+variable "ai_provider" {
+  description = "Which AI answers the bursts: echo (offline, deterministic), bedrock (Converse API) or openai (any OpenAI-compatible endpoint)."
+  type        = string
+  default     = "echo"
+
+  validation {
+    condition     = contains(["echo", "bedrock", "openai"], var.ai_provider)
+    error_message = "ai_provider must be one of echo, bedrock, openai."
+  }
+}
+
+variable "ai_system_prompt" {
+  description = "System prompt given to the AI with every burst."
+  type        = string
+  default     = "You are a helpful assistant. Answer the user's messages together, in one reply."
+
+  validation {
+    condition     = length(trimspace(var.ai_system_prompt)) > 0 && length(var.ai_system_prompt) <= 2000
+    error_message = "ai_system_prompt must be 1-2000 characters (Lambda environments are limited to 4 KB)."
+  }
+}
+
+variable "history_turns" {
+  description = "How many previous turns of the conversation the AI sees."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.history_turns >= 0 && var.history_turns <= 100 && floor(var.history_turns) == var.history_turns
+    error_message = "history_turns must be a whole number between 0 and 100."
+  }
+}
+
+variable "bedrock_model_id" {
+  description = "Bedrock model id (or inference profile id such as us.<model>) used when ai_provider = bedrock."
+  type        = string
+  default     = "anthropic.claude-3-haiku-20240307-v1:0"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9._:-]{1,200}$", var.bedrock_model_id))
+    error_message = "bedrock_model_id must be a Bedrock model or inference profile id (not an ARN)."
+  }
+}
+
+variable "openai_base_url" {
+  description = "Base URL of the OpenAI-compatible chat-completions endpoint (OpenAI, Ollama, vLLM), used when ai_provider = openai."
+  type        = string
+  default     = "https://api.openai.com/v1"
+
+  validation {
+    condition     = can(regex("^https?://[^\\s]+$", var.openai_base_url))
+    error_message = "openai_base_url must be an http(s) URL."
+  }
+}
+
+variable "openai_model" {
+  description = "Model name sent to the OpenAI-compatible endpoint."
+  type        = string
+  default     = "gpt-4o-mini"
+
+  validation {
+    condition     = length(trimspace(var.openai_model)) > 0 && length(var.openai_model) <= 200
+    error_message = "openai_model must be 1-200 characters."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Channels and secrets: names of SSM SecureString parameters only, never the values.
+# ---------------------------------------------------------------------------------------------------
+
+variable "secret_parameter_names" {
+  description = "Names of the SSM SecureString parameters holding the secrets (create them with aws ssm put-parameter). Never put secret values here: Terraform state would keep them. Unset ones are not granted."
+  type = object({
+    meta_app_secret        = optional(string)
+    meta_verify_token      = optional(string)
+    telegram_secret_token  = optional(string)
+    generic_secret         = optional(string)
+    whatsapp_access_token  = optional(string)
+    telegram_bot_token     = optional(string)
+    instagram_access_token = optional(string)
+    openai_api_key         = optional(string)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for k, v in var.secret_parameter_names : v == null || (length(coalesce(v, "x")) <= 1011 && can(regex("^/[a-zA-Z0-9_.\\-/]+$", v)))])
+    error_message = "Each secret_parameter_names entry must be an SSM parameter name starting with '/' (e.g. /chat-debouncer/meta_app_secret), not a secret value."
+  }
+}
+
+variable "secrets_kms_key_arn" {
+  description = "KMS key that encrypts the SecureString parameters; null allows any key of this account, and only through SSM (kms:ViaService)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.secrets_kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.secrets_kms_key_arn))
+    error_message = "secrets_kms_key_arn must be null or a KMS key ARN."
+  }
+}
+
+variable "telegram_bot_id" {
+  description = "Account part of Telegram conversation keys (the numeric id before ':' in the bot token; not secret)."
+  type        = string
+  default     = "bot"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.telegram_bot_id))
+    error_message = "telegram_bot_id must be 1-64 characters of letters, digits, '_' and '-' (never the whole token)."
+  }
+}
+
+variable "whatsapp_api_version" {
+  description = "Graph API version used to send WhatsApp (and Instagram) replies."
+  type        = string
+  default     = "v21.0"
+
+  validation {
+    condition     = can(regex("^v[0-9]+\\.[0-9]+$", var.whatsapp_api_version))
+    error_message = "whatsapp_api_version must look like v21.0."
+  }
+}
+
+variable "generic_callback_url" {
+  description = "URL the reply function POSTs answers of the generic channel to; empty disables generic replies."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.generic_callback_url == "" || can(regex("^https://[^\\s]+$", var.generic_callback_url))
+    error_message = "generic_callback_url must be empty or an https:// URL."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Lambda
+# ---------------------------------------------------------------------------------------------------
+
+variable "lambda_architecture" {
+  description = "Instruction set of the functions; must match the wheels make package bundled (arm64 by default)."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
+}
+
+variable "powertools_layer_arn" {
+  description = "Optional Powertools for AWS Lambda (Python) layer version ARN for the chosen architecture; null relies on the copy bundled in the package."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.powertools_layer_arn == null || can(regex("^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[a-zA-Z0-9_-]+:[0-9]+$", var.powertools_layer_arn))
+    error_message = "powertools_layer_arn must be null or a layer version ARN (arn:...:layer:<name>:<version>)."
+  }
+}
+
+variable "lambda_memory_size" {
+  description = "Memory in MB of each function."
+  type = object({
+    post_message    = optional(number, 256)
+    process_message = optional(number, 512)
+    reply           = optional(number, 256)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for k, v in var.lambda_memory_size : v >= 128 && v <= 10240 && floor(v) == v])
+    error_message = "Every lambda_memory_size entry must be a whole number between 128 and 10240."
+  }
+}
+
+variable "lambda_timeout" {
+  description = "Timeout in seconds of each function (process_message waits for the AI)."
+  type = object({
+    post_message    = optional(number, 10)
+    process_message = optional(number, 120)
+    reply           = optional(number, 60)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for k, v in var.lambda_timeout : v >= 1 && v <= 900 && floor(v) == v])
+    error_message = "Every lambda_timeout entry must be a whole number between 1 and 900."
+  }
+
+  validation {
+    condition     = var.lambda_timeout.post_message <= 29
+    error_message = "lambda_timeout.post_message must be <= 29: webhooks are acknowledged within API Gateway's 30 s."
+  }
+}
+
+variable "lambda_reserved_concurrency" {
+  description = "Reserved concurrency of each function; -1 leaves it unreserved."
+  type = object({
+    post_message    = optional(number, -1)
+    process_message = optional(number, -1)
+    reply           = optional(number, -1)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for k, v in var.lambda_reserved_concurrency : v == -1 || (v >= 1 && floor(v) == v)])
+    error_message = "Every lambda_reserved_concurrency entry must be -1 (unreserved) or a whole number >= 1."
+  }
+}
+
+variable "log_level" {
+  description = "Application log level of the functions (Powertools LOG_LEVEL)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], var.log_level)
+    error_message = "log_level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch metrics namespace of the functions (POWERTOOLS_METRICS_NAMESPACE)."
+  type        = string
+  default     = "ChatDebouncer"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9._/#:-]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be 1-255 valid characters and not start with AWS/."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group (functions, state machine, API access logs), in days; one of the values CloudWatch Logs accepts."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# API, state machine, queue, table, alarms
+# ---------------------------------------------------------------------------------------------------
+
+variable "api_throttling_burst_limit" {
+  description = "HTTP API stage throttling: burst (requests)."
+  type        = number
+  default     = 200
+
+  validation {
+    condition     = var.api_throttling_burst_limit >= 0 && var.api_throttling_burst_limit <= 5000 && floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit
+    error_message = "api_throttling_burst_limit must be a whole number between 0 and 5000."
+  }
+}
+
+variable "api_throttling_rate_limit" {
+  description = "HTTP API stage throttling: steady rate (requests per second)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.api_throttling_rate_limit >= 0 && var.api_throttling_rate_limit <= 10000
+    error_message = "api_throttling_rate_limit must be between 0 and 10000."
+  }
+}
+
+variable "state_machine_log_level" {
+  description = "Execution history events the state machine logs (execution data is never included: it is personal data)."
+  type        = string
+  default     = "ERROR"
+
+  validation {
+    condition     = contains(["ALL", "ERROR", "FATAL", "OFF"], var.state_machine_log_level)
+    error_message = "state_machine_log_level must be one of ALL, ERROR, FATAL, OFF."
+  }
+}
+
+variable "dead_letter_retention_days" {
+  description = "How long dead-lettered bursts stay on the DLQ, in days (SQS maximum: 14)."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.dead_letter_retention_days >= 1 && var.dead_letter_retention_days <= 14 && floor(var.dead_letter_retention_days) == var.dead_letter_retention_days
+    error_message = "dead_letter_retention_days must be a whole number between 1 and 14."
+  }
+}
+
+variable "table_deletion_protection" {
+  description = "Protect the DynamoDB table against deletion; set false (and apply) before terraform destroy."
+  type        = bool
+  default     = true
+  nullable    = false
+
+  validation {
+    condition     = var.table_deletion_protection != null
+    error_message = "table_deletion_protection must be true or false."
+  }
+}
+
+variable "alarm_sns_topic_arn" {
+  description = "SNS topic notified by the alarms; null creates them without actions."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_sns_topic_arn == null || can(regex("^arn:aws[a-zA-Z-]*:sns:[a-z0-9-]+:[0-9]{12}:[a-zA-Z0-9_.-]+$", var.alarm_sns_topic_arn))
+    error_message = "alarm_sns_topic_arn must be null or an SNS topic ARN."
+  }
+}
