@@ -124,7 +124,7 @@ locals {
     )
     reply = concat(
       [
-        { sid = "RecordDelivery", actions = ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources = [module.dynamodb.table_arn], conditions = [] },
+        { sid = "RecordDelivery", actions = ["dynamodb:UpdateItem"], resources = [module.dynamodb.table_arn], conditions = [] },
       ],
       length(local.secret_arns.reply) == 0 ? [] : [
         { sid = "ReadSecrets", actions = ["ssm:GetParameter"], resources = local.secret_arns.reply, conditions = [] },

@@ -235,16 +235,10 @@ class DynamoDbStore:
         }
 
     def _write_late_dedupe(self, conversation_key: str, burst: int, now: float, rest: list[InboundMessage]) -> None:
-        # Only bursts that grew past one transaction get here (flush arrivals); best effort is enough for them.
-        for start in range(0, len(rest), 25):
-            chunk = rest[start : start + 25]
-            self._client.batch_write_item(
-                RequestItems={
-                    self._table: [
-                        {"PutRequest": {"Item": self._dedupe_item(conversation_key, m.message_id, burst, now)}}
-                        for m in chunk
-                    ]
-                }
+        # Only bursts that grew past one transaction get here (arrivals during a flush); after the claim is enough.
+        for message in rest:
+            self._client.put_item(
+                TableName=self._table, Item=self._dedupe_item(conversation_key, message.message_id, burst, now)
             )
 
     def history(self, conversation_key: str, before_burst: int, limit: int) -> list[HistoryEntry]:

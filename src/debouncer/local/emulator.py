@@ -178,6 +178,4 @@ def iam_actions(action: str) -> set[str]:
     """The IAM actions an API call needs (a transaction is authorized per item operation)."""
     if action == "dynamodb:TransactWriteItems":
         return {"dynamodb:UpdateItem", "dynamodb:PutItem"}
-    if action == "dynamodb:BatchWriteItem":
-        return {"dynamodb:PutItem"}
     return {action}

@@ -1,0 +1,66 @@
+"""The AWS actions each role really calls, recorded from every request the code emits, against the committed list.
+
+tests/iam/observed_actions.json is what tests/terraform/test_iam_grants.py compares the Terraform grants with, so
+a call added to the code without its grant (or a grant no code needs) fails one of the two tests.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+from debouncer.adapters.ai_echo import EchoAI
+from debouncer.errors import PermanentError
+from debouncer.ports import OutboundMessage
+from tests import builders
+from tests.conftest import RuntimeFactory, executions_settled, post, replies_to, wait_for
+
+OBSERVED = Path(__file__).parents[1] / "iam" / "observed_actions.json"
+ROLES = ("post_message", "process_message", "reply", "state_machine")
+
+
+class HistoryEchoAI(EchoAI):
+    """Echo, but asking for history like the real providers do, so the history query runs."""
+
+    uses_history = True
+
+
+class BlockedSender:
+    """A channel that refuses permanently: the burst goes to the DLQ."""
+
+    def limit(self) -> int:
+        return 4096
+
+    def send(self, message: OutboundMessage) -> None:
+        if message.recipient_id.startswith("blocked"):
+            raise PermanentError("user blocked the bot")
+        from debouncer.adapters.outbox import LOCAL_OUTBOX
+
+        LOCAL_OUTBOX.add({"recipient": message.recipient_id, "message_ids": list(message.message_ids)})
+
+
+def test_every_path_calls_exactly_the_committed_actions(start_runtime: RuntimeFactory) -> None:
+    runtime = start_runtime(MAX_MESSAGES="2")
+    runtime.handlers["process_message"].processor._ai = HistoryEchoAI()
+    runtime.handlers["reply"].replier._senders = {"whatsapp": BlockedSender()}
+    user, blocked = "1555" + uuid.uuid4().hex[:8], "blocked" + uuid.uuid4().hex[:8]
+
+    # GIVEN two bursts for one user (the second reads history), a flush, a duplicate, and a user who blocked us
+    for i in range(2):
+        post(runtime, "whatsapp", builders.whatsapp(user, builders.wa_message(user, f"wamid.{user}.{i}", "hi")))
+    wait_for(lambda: replies_to(runtime, user))
+    wait_for(lambda: executions_settled(runtime))
+    post(runtime, "whatsapp", builders.whatsapp(user, builders.wa_message(user, f"wamid.{user}.2", "again")))
+    post(runtime, "whatsapp", builders.whatsapp(user, builders.wa_message(user, f"wamid.{user}.2", "again")))
+    post(runtime, "whatsapp", builders.whatsapp(blocked, builders.wa_message(blocked, f"wamid.{blocked}", "x")))
+
+    # WHEN every burst has been answered or dead-lettered
+    wait_for(lambda: len(replies_to(runtime, user)) == 2)
+    wait_for(runtime.dead_letters)
+    wait_for(lambda: executions_settled(runtime))
+
+    # THEN each role called exactly the committed actions
+    observed = {role: actions for role, actions in runtime.emulator.observed_actions().items() if role in ROLES}
+    committed = {role: sorted(actions) for role, actions in json.loads(OBSERVED.read_text()).items()}
+    assert observed == committed
