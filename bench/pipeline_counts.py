@@ -1,6 +1,7 @@
 """Counts AWS calls per message (first of a burst vs later ones) and measures reply lateness, on the local runtime.
 
-Run with `make bench` (python -m bench.pipeline_counts from the repo root). Counts come from every botocore request the code emits (the emulator records them by
+Run with `make bench` (python -m bench.pipeline_counts from the repo root).
+Counts come from every botocore request the code emits (the emulator records them by
 caller); lateness is the outbox time minus the ideal deadline min(last + debounce, first + max_wait).
 """
 
