@@ -1,5 +1,5 @@
 # chat-debouncer on AWS: API Gateway -> post_message -> DynamoDB buffer; Step Functions waits out the
-# debounce window and hands each burst to process_message, then reply. See DESIGN.md §1, §4 and docs/deploy.md.
+# debounce window and hands each burst to process_message, then reply. See DESIGN.md §1, §4 and the README (Deploy).
 
 provider "aws" {
   region = var.aws_region

@@ -36,7 +36,7 @@ variable "tags" {
 }
 
 variable "kms_key_arn" {
-  description = "Customer managed KMS key for the table, the DLQ, the log groups and the Lambda environments; null uses AWS managed/owned keys. Its key policy must let those services and roles use it (see docs/deploy.md)."
+  description = "Customer managed KMS key for the table, the DLQ, the log groups and the Lambda environments; null uses AWS managed/owned keys. Its key policy must let those services and roles use it (see the README, Deploy)."
   type        = string
   default     = null
 
