@@ -1,0 +1,49 @@
+"""The one state machine definition: placeholders, rendering, and the shape the timer relies on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from debouncer.statemachine import placeholders, render
+
+ASL = Path(__file__).parents[2] / "statemachines" / "debounce.asl.json"
+VALUES = {
+    "table_name": "t",
+    "process_message_function_arn": "arn:p",
+    "reply_function_arn": "arn:r",
+    "dead_letter_queue_url": "https://q",
+}
+
+
+def test_template_is_valid_json_with_exactly_the_expected_placeholders() -> None:
+    template = ASL.read_text()
+    json.loads(template)  # valid before rendering too, so editors and linters can read it
+    assert placeholders(template) == set(VALUES)
+
+
+def test_render_refuses_a_missing_or_unused_value() -> None:
+    template = ASL.read_text()
+    with pytest.raises(ValueError, match="missing"):
+        render(template, {k: v for k, v in VALUES.items() if k != "table_name"})
+    with pytest.raises(ValueError, match="unused"):
+        render(template, {**VALUES, "extra": "x"})
+
+
+def test_context_paths_are_not_mistaken_for_placeholders() -> None:
+    definition = json.loads(render(ASL.read_text(), VALUES))
+    selector = definition["States"]["ReadBuffer"]["ResultSelector"]["now.$"]
+    assert "$$.State.EnteredTime" in selector
+
+
+def test_every_task_retries_with_backoff_and_catches_to_the_dead_letter_queue() -> None:
+    states = json.loads(render(ASL.read_text(), VALUES))["States"]
+    for name, state in states.items():
+        if state["Type"] != "Task":
+            continue
+        assert state["Retry"], name
+        assert all(r.get("MaxAttempts", 3) == 0 or r.get("BackoffRate", 0) >= 2 for r in state["Retry"]), name
+        if name != "DeadLetter":
+            assert state["Catch"][0]["Next"] == "DeadLetter", name
