@@ -167,14 +167,12 @@ locals {
       AI_HISTORY_TURNS      = tostring(var.history_turns)
       HISTORY_TTL_SECONDS   = tostring(var.history_retention_days * 86400)
       DEDUPE_TTL_SECONDS    = tostring(var.dedupe_retention_days * 86400)
-      DEAD_LETTER_QUEUE_URL = module.queue.queue_url
       BEDROCK_MODEL_ID      = var.bedrock_model_id
       OPENAI_BASE_URL       = var.openai_base_url
       OPENAI_MODEL          = var.openai_model
       OPENAI_API_KEY_PARAM  = local.secret_parameter_env.openai_api_key
     })
     reply = merge(local.common_environment, {
-      DEAD_LETTER_QUEUE_URL        = module.queue.queue_url
       WHATSAPP_API_VERSION         = var.whatsapp_api_version
       WHATSAPP_ACCESS_TOKEN_PARAM  = local.secret_parameter_env.whatsapp_access_token
       TELEGRAM_BOT_TOKEN_PARAM     = local.secret_parameter_env.telegram_bot_token

@@ -28,7 +28,6 @@ class Settings(BaseSettings):
     aws_region: str = Field(default="us-east-1", alias="AWS_REGION")
     table_name: str = "chat-debouncer"
     state_machine_arn: str = ""
-    dead_letter_queue_url: str = ""
 
     # Personal data does not linger: everything we store carries a TTL.
     buffer_ttl_seconds: int = Field(default=2 * DAY, ge=3600)

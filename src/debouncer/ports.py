@@ -55,7 +55,9 @@ class MessageBuffer(Protocol):
 
     def acquire_reply(self, conversation_key: str, burst: int, token: str, now: float) -> Turn | None: ...
 
-    def record_delivery(self, conversation_key: str, burst: int, token: str, parts_sent: int, done: bool) -> None: ...
+    def record_delivery(
+        self, conversation_key: str, burst: int, token: str, parts_sent: int, *, done: bool, now: float
+    ) -> None: ...
 
 
 class Timer(Protocol):

@@ -45,5 +45,7 @@ class Replier:
                     thread_id=first.thread_id,
                 )
             )
-            self._buffer.record_delivery(conversation_key, burst, token, index + 1, done=index + 1 == len(parts))
+            self._buffer.record_delivery(
+                conversation_key, burst, token, index + 1, done=index + 1 == len(parts), now=self._clock()
+            )
         return {"delivered": True, "parts": len(parts)}

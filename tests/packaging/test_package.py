@@ -29,7 +29,6 @@ LAMBDA_ENV = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "TABLE_NAME": "chat-debouncer",
     "STATE_MACHINE_ARN": "arn:aws:states:eu-west-1:123456789012:stateMachine:chat-debouncer",
-    "DEAD_LETTER_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/chat-debouncer-dlq",
     "POWERTOOLS_SERVICE_NAME": "chat-debouncer",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }

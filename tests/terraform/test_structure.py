@@ -44,7 +44,6 @@ LAMBDA_ENV = {
         "AI_HISTORY_TURNS",
         "HISTORY_TTL_SECONDS",
         "DEDUPE_TTL_SECONDS",
-        "DEAD_LETTER_QUEUE_URL",
         "BEDROCK_MODEL_ID",
         "OPENAI_BASE_URL",
         "OPENAI_MODEL",
@@ -52,7 +51,6 @@ LAMBDA_ENV = {
     },
     "reply": COMMON_ENV
     | {
-        "DEAD_LETTER_QUEUE_URL",
         "WHATSAPP_API_VERSION",
         "WHATSAPP_ACCESS_TOKEN_PARAM",
         "TELEGRAM_BOT_TOKEN_PARAM",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -316,12 +315,14 @@ class DynamoDbStore:
             raise RetryableError("another invocation is sending this reply") from e
         return _turn(conversation_key, response["Attributes"])
 
-    def record_delivery(self, conversation_key: str, burst: int, token: str, parts_sent: int, done: bool) -> None:
+    def record_delivery(
+        self, conversation_key: str, burst: int, token: str, parts_sent: int, *, done: bool, now: float
+    ) -> None:
         """Record each part as it leaves, so a retried reply never sends a part twice."""
         expression = "SET parts_sent = :n" + (", delivered_at = :now REMOVE reply_lease" if done else "")
         values = {":n": _n(parts_sent), ":token": _s(token)}
         if done:
-            values[":now"] = _n(int(time.time()))
+            values[":now"] = _n(int(now))
         try:
             self._client.update_item(
                 TableName=self._table,

@@ -98,7 +98,6 @@ class LocalRuntime:
             {
                 "TABLE_NAME": self.table_name,
                 "STATE_MACHINE_ARN": self.state_machine_arn,
-                "DEAD_LETTER_QUEUE_URL": self.queue_url,
                 "SECRETS_SOURCE": "env",
             }
         )
