@@ -162,15 +162,15 @@ locals {
       TELEGRAM_BOT_ID             = var.telegram_bot_id
     })
     process_message = merge(local.common_environment, {
-      AI_PROVIDER           = var.ai_provider
-      AI_SYSTEM_PROMPT      = var.ai_system_prompt
-      AI_HISTORY_TURNS      = tostring(var.history_turns)
-      HISTORY_TTL_SECONDS   = tostring(var.history_retention_days * 86400)
-      DEDUPE_TTL_SECONDS    = tostring(var.dedupe_retention_days * 86400)
-      BEDROCK_MODEL_ID      = var.bedrock_model_id
-      OPENAI_BASE_URL       = var.openai_base_url
-      OPENAI_MODEL          = var.openai_model
-      OPENAI_API_KEY_PARAM  = local.secret_parameter_env.openai_api_key
+      AI_PROVIDER          = var.ai_provider
+      AI_SYSTEM_PROMPT     = var.ai_system_prompt
+      AI_HISTORY_TURNS     = tostring(var.history_turns)
+      HISTORY_TTL_SECONDS  = tostring(var.history_retention_days * 86400)
+      DEDUPE_TTL_SECONDS   = tostring(var.dedupe_retention_days * 86400)
+      BEDROCK_MODEL_ID     = var.bedrock_model_id
+      OPENAI_BASE_URL      = var.openai_base_url
+      OPENAI_MODEL         = var.openai_model
+      OPENAI_API_KEY_PARAM = local.secret_parameter_env.openai_api_key
     })
     reply = merge(local.common_environment, {
       WHATSAPP_API_VERSION         = var.whatsapp_api_version
