@@ -50,20 +50,3 @@ def execution_name(conversation_key: str, burst: int, *, flush: bool = False) ->
     """Deterministic, so a retried StartExecution is idempotent; hashed, because keys hold personal ids."""
     digest = hashlib.sha256(conversation_key.encode()).hexdigest()[:40]
     return f"{digest}-{burst}{'-flush' if flush else ''}"
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Split on word boundaries into parts of at most `limit` characters (hard-cut words longer than a part)."""
-    if len(text) <= limit:
-        return [text]
-    parts: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = max(rest.rfind("\n", 0, limit + 1), rest.rfind(" ", 0, limit + 1))
-        if cut <= 0:
-            cut = limit
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        parts.append(rest)
-    return parts

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from debouncer.models import InboundMessage
 
@@ -96,9 +96,24 @@ class OutboundMessage:
     reply_to: str | None = None
 
 
+@dataclass(frozen=True)
+class TextLimit:
+    """How long one message may be on a channel, and in which unit the channel counts."""
+
+    size: int
+    unit: Literal["chars", "utf16", "bytes"] = "chars"
+
+
 class ChannelSender(Protocol):
     """Sends reply text through a channel; raises RetryableError or PermanentError."""
 
-    def limit(self) -> int: ...
+    text_limit: TextLimit
 
     def send(self, message: OutboundMessage) -> None: ...
+
+    def show_typing(self, message: OutboundMessage) -> None:
+        """Presence, best effort: mark message.message_ids[-1] read where the channel can, show typing.
+
+        message.text is unused. Raises like send(); callers treat any failure as harmless.
+        """
+        ...

@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from debouncer.burst import split_text
 from debouncer.ports import ChannelSender, MessageBuffer, OutboundMessage
+from debouncer.splitting import split_text
 
 
 class Replier:
@@ -32,7 +32,7 @@ class Replier:
             return {"delivered": False}
         first = turn.messages[0]
         sender = self._senders[first.channel]
-        parts = split_text(turn.answer, sender.limit())
+        parts = split_text(turn.answer, sender.text_limit)
         message_ids = tuple(m.message_id for m in turn.messages)
         for index in range(turn.parts_sent, len(parts)):
             sender.send(

@@ -60,11 +60,3 @@ def test_execution_names_are_deterministic_distinct_and_valid() -> None:
     assert burst.execution_name("whatsapp#1#2", 7, flush=True) == f"{first}-flush"
     assert len(first) <= 80 and first.replace("-", "").isalnum()
     assert "whatsapp" not in first  # the key holds a phone number: never in an execution name
-
-
-def test_split_text_on_word_boundaries() -> None:
-    text = "alpha beta gamma delta"
-    assert burst.split_text(text, 100) == [text]
-    assert burst.split_text(text, 11) == ["alpha beta", "gamma delta"]
-    assert burst.split_text("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]
-    assert "".join(burst.split_text(text, 11)).replace(" ", "") == text.replace(" ", "")

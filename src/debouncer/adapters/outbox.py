@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from debouncer.ports import OutboundMessage
+from debouncer.ports import OutboundMessage, TextLimit
 
 
 class Outbox:
@@ -39,9 +39,11 @@ class OutboxSender:
         self._outbox = outbox
         self._clock = clock
 
-    def limit(self) -> int:
-        """No channel limit applies: one outbox entry per reply."""
-        return 1_000_000
+    # No channel limit applies: one outbox entry per reply.
+    text_limit = TextLimit(1_000_000)
+
+    def show_typing(self, message: OutboundMessage) -> None:
+        """Nothing to show locally."""
 
     def send(self, message: OutboundMessage) -> None:
         """Record the reply."""
