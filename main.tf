@@ -53,31 +53,46 @@ locals {
     for k, n in local.function_names : k => "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${n}:*"
   }
 
-  # SSM SecureString parameters: only the names reach Terraform (and so the state), never the values.
+  # Secrets: only where they live reaches Terraform (and so the state), never the values. Each is an SSM
+  # SecureString parameter name or a Secrets Manager secret ARN.
   secret_parameter_names = { for k, v in var.secret_parameter_names : k => v if v != null }
   secret_parameter_env   = { for k, v in var.secret_parameter_names : k => v == null ? "" : v }
-  secret_parameter_arns = {
-    for k, v in local.secret_parameter_names : k => "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${trimprefix(v, "/")}"
+  channel_token_names    = ["whatsapp_access_token", "telegram_bot_token", "instagram_access_token"]
+  secrets_read_by = {
+    post_message = ["meta_app_secret", "meta_verify_token", "telegram_secret_token", "generic_secret"]
+    # Presence (show_typing) calls the channels from process_message, so it needs their tokens too.
+    process_message = concat(var.ai_provider == "openai" ? ["openai_api_key"] : [], var.show_typing ? local.channel_token_names : [])
+    # The generic channel's replies are signed with the same secret its webhooks are verified with.
+    reply = concat(local.channel_token_names, var.generic_callback_url != "" ? ["generic_secret"] : [])
   }
   secret_arns = {
-    post_message = [
-      for k in ["meta_app_secret", "meta_verify_token", "telegram_secret_token", "generic_secret"] : local.secret_parameter_arns[k] if contains(keys(local.secret_parameter_arns), k)
-    ]
-    process_message = [
-      for k in ["openai_api_key"] : local.secret_parameter_arns[k] if contains(keys(local.secret_parameter_arns), k) && var.ai_provider == "openai"
-    ]
-    reply = [
-      for k in ["whatsapp_access_token", "telegram_bot_token", "instagram_access_token"] : local.secret_parameter_arns[k] if contains(keys(local.secret_parameter_arns), k)
-    ]
+    for fn, names in local.secrets_read_by : fn => {
+      ssm = [
+        for k in names : "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${trimprefix(local.secret_parameter_names[k], "/")}"
+        if contains(keys(local.secret_parameter_names), k) && !startswith(lookup(local.secret_parameter_names, k, ""), "arn:")
+      ]
+      secretsmanager = [
+        for k in names : local.secret_parameter_names[k]
+        if contains(keys(local.secret_parameter_names), k) && startswith(lookup(local.secret_parameter_names, k, ""), "arn:")
+      ]
+    }
   }
   secrets_kms_resources = [
     var.secrets_kms_key_arn != null ? var.secrets_kms_key_arn : "arn:${local.partition}:kms:${local.region}:${local.account_id}:key/*"
   ]
-  decrypt_via_ssm = [{
-    test     = "StringEquals"
-    variable = "kms:ViaService"
-    values   = ["ssm.${local.region}.${local.dns_suffix}"]
-  }]
+  # Per function: read exactly its secrets, and decrypt them only through the service that stores them.
+  secret_statements = {
+    for fn, arns in local.secret_arns : fn => concat(
+      length(arns.ssm) == 0 ? [] : [
+        { sid = "ReadSecrets", actions = ["ssm:GetParameter"], resources = arns.ssm, conditions = [] },
+        { sid = "DecryptSecretsViaSsm", actions = ["kms:Decrypt"], resources = local.secrets_kms_resources, conditions = [{ test = "StringEquals", variable = "kms:ViaService", values = ["ssm.${local.region}.${local.dns_suffix}"] }] },
+      ],
+      length(arns.secretsmanager) == 0 ? [] : [
+        { sid = "ReadSecretsManagerSecrets", actions = ["secretsmanager:GetSecretValue"], resources = arns.secretsmanager, conditions = [] },
+        { sid = "DecryptSecretsViaSecretsManager", actions = ["kms:Decrypt"], resources = local.secrets_kms_resources, conditions = [{ test = "StringEquals", variable = "kms:ViaService", values = ["secretsmanager.${local.region}.${local.dns_suffix}"] }] },
+      ],
+    )
+  }
 
   # Bedrock: a geographic inference profile (us., eu., apac., ...) routes to the foundation model in
   # several Regions, so it needs the profile and the model in each of them.
@@ -97,10 +112,7 @@ locals {
         { sid = "BufferWrite", actions = ["dynamodb:UpdateItem"], resources = [module.dynamodb.table_arn], conditions = [] },
         { sid = "StartBurstExecution", actions = ["states:StartExecution"], resources = [local.state_machine_arn], conditions = [] },
       ],
-      length(local.secret_arns.post_message) == 0 ? [] : [
-        { sid = "ReadSecrets", actions = ["ssm:GetParameter"], resources = local.secret_arns.post_message, conditions = [] },
-        { sid = "DecryptSecretsViaSsm", actions = ["kms:Decrypt"], resources = local.secrets_kms_resources, conditions = local.decrypt_via_ssm },
-      ],
+      local.secret_statements.post_message,
       [
         { sid = "OwnLogGroup", actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = [local.log_group_arns.post_message], conditions = [] },
         { sid = "XRay", actions = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources = ["*"], conditions = [] },
@@ -110,10 +122,7 @@ locals {
       [
         { sid = "ClaimBurstAndHistory", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], resources = [module.dynamodb.table_arn], conditions = [] },
       ],
-      length(local.secret_arns.process_message) == 0 ? [] : [
-        { sid = "ReadSecrets", actions = ["ssm:GetParameter"], resources = local.secret_arns.process_message, conditions = [] },
-        { sid = "DecryptSecretsViaSsm", actions = ["kms:Decrypt"], resources = local.secrets_kms_resources, conditions = local.decrypt_via_ssm },
-      ],
+      local.secret_statements.process_message,
       var.ai_provider != "bedrock" ? [] : [
         { sid = "InvokeModel", actions = ["bedrock:InvokeModel"], resources = local.bedrock_model_arns, conditions = [] },
       ],
@@ -126,10 +135,7 @@ locals {
       [
         { sid = "RecordDelivery", actions = ["dynamodb:UpdateItem"], resources = [module.dynamodb.table_arn], conditions = [] },
       ],
-      length(local.secret_arns.reply) == 0 ? [] : [
-        { sid = "ReadSecrets", actions = ["ssm:GetParameter"], resources = local.secret_arns.reply, conditions = [] },
-        { sid = "DecryptSecretsViaSsm", actions = ["kms:Decrypt"], resources = local.secrets_kms_resources, conditions = local.decrypt_via_ssm },
-      ],
+      local.secret_statements.reply,
       [
         { sid = "OwnLogGroup", actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = [local.log_group_arns.reply], conditions = [] },
         { sid = "XRay", actions = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources = ["*"], conditions = [] },
@@ -145,6 +151,16 @@ locals {
     POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
     LOG_LEVEL                    = var.log_level
     SECRETS_SOURCE               = "ssm"
+  }
+
+  # How to reach each channel's send API: reply sends, and process_message shows typing when enabled.
+  channel_environment = {
+    WHATSAPP_API_VERSION         = var.whatsapp_api_version
+    WHATSAPP_PHONE_NUMBER_ID     = var.whatsapp_phone_number_id
+    WHATSAPP_ACCESS_TOKEN_PARAM  = local.secret_parameter_env.whatsapp_access_token
+    TELEGRAM_BOT_TOKEN_PARAM     = local.secret_parameter_env.telegram_bot_token
+    INSTAGRAM_API_VERSION        = var.instagram_api_version
+    INSTAGRAM_ACCESS_TOKEN_PARAM = local.secret_parameter_env.instagram_access_token
   }
 
   lambda_environment = {
@@ -165,19 +181,21 @@ locals {
       AI_PROVIDER          = var.ai_provider
       AI_SYSTEM_PROMPT     = var.ai_system_prompt
       AI_HISTORY_TURNS     = tostring(var.history_turns)
+      AI_TIMEOUT_SECONDS   = tostring(var.ai_timeout_seconds)
+      AI_MAX_ATTEMPTS      = tostring(var.ai_max_attempts)
+      AI_MAX_TOKENS        = tostring(var.ai_max_tokens)
+      AI_FALLBACK_MESSAGE  = var.ai_fallback_message
       HISTORY_TTL_SECONDS  = tostring(var.history_retention_days * 86400)
       DEDUPE_TTL_SECONDS   = tostring(var.dedupe_retention_days * 86400)
       BEDROCK_MODEL_ID     = var.bedrock_model_id
       OPENAI_BASE_URL      = var.openai_base_url
       OPENAI_MODEL         = var.openai_model
       OPENAI_API_KEY_PARAM = local.secret_parameter_env.openai_api_key
-    })
-    reply = merge(local.common_environment, {
-      WHATSAPP_API_VERSION         = var.whatsapp_api_version
-      WHATSAPP_ACCESS_TOKEN_PARAM  = local.secret_parameter_env.whatsapp_access_token
-      TELEGRAM_BOT_TOKEN_PARAM     = local.secret_parameter_env.telegram_bot_token
-      INSTAGRAM_ACCESS_TOKEN_PARAM = local.secret_parameter_env.instagram_access_token
-      GENERIC_CALLBACK_URL         = var.generic_callback_url
+      SHOW_TYPING          = tostring(var.show_typing)
+    }, { for k, v in local.channel_environment : k => v if var.show_typing })
+    reply = merge(local.common_environment, local.channel_environment, {
+      GENERIC_CALLBACK_URL = var.generic_callback_url
+      GENERIC_SECRET_PARAM = var.generic_callback_url != "" ? local.secret_parameter_env.generic_secret : ""
     })
   }
 }
@@ -189,6 +207,11 @@ resource "terraform_data" "settings" {
     precondition {
       condition     = var.max_wait_seconds >= var.debounce_seconds
       error_message = "max_wait_seconds (${var.max_wait_seconds}) must be >= debounce_seconds (${var.debounce_seconds})."
+    }
+
+    precondition {
+      condition     = var.lambda_timeout.process_message >= var.ai_timeout_seconds * var.ai_max_attempts + 10
+      error_message = "lambda_timeout.process_message (${var.lambda_timeout.process_message} s) must cover ai_max_attempts x ai_timeout_seconds plus 10 s for the claim and the history."
     }
 
     precondition {

@@ -197,12 +197,57 @@ variable "openai_model" {
   }
 }
 
+variable "ai_timeout_seconds" {
+  description = "Timeout of one AI request, in seconds."
+  type        = number
+  default     = 25
+
+  validation {
+    condition     = var.ai_timeout_seconds >= 1 && var.ai_timeout_seconds <= 600
+    error_message = "ai_timeout_seconds must be between 1 and 600."
+  }
+}
+
+variable "ai_max_attempts" {
+  description = "Attempts per AI request, retries of throttling, 5xx and timeouts included. process_message's timeout must cover them all."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.ai_max_attempts >= 1 && var.ai_max_attempts <= 5 && floor(var.ai_max_attempts) == var.ai_max_attempts
+    error_message = "ai_max_attempts must be a whole number between 1 and 5."
+  }
+}
+
+variable "ai_max_tokens" {
+  description = "Upper bound on the length of one AI answer, in tokens."
+  type        = number
+  default     = 1024
+
+  validation {
+    condition     = var.ai_max_tokens >= 1 && var.ai_max_tokens <= 32768 && floor(var.ai_max_tokens) == var.ai_max_tokens
+    error_message = "ai_max_tokens must be a whole number between 1 and 32768."
+  }
+}
+
+variable "ai_fallback_message" {
+  description = "Reply sent when the AI fails for good (the burst still goes to the DLQ); empty sends nothing."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = length(var.ai_fallback_message) <= 1000
+    error_message = "ai_fallback_message must be at most 1000 characters (it must fit one Instagram message)."
+  }
+}
+
 # ---------------------------------------------------------------------------------------------------
-# Channels and secrets: names of SSM SecureString parameters only, never the values.
+# Channels and secrets: names of SSM SecureString parameters (or Secrets Manager ARNs) only, never the values.
 # ---------------------------------------------------------------------------------------------------
 
 variable "secret_parameter_names" {
-  description = "Names of the SSM SecureString parameters holding the secrets (create them with aws ssm put-parameter). Never put secret values here: Terraform state would keep them. Unset ones are not granted."
+  description = "Where each secret lives: an SSM SecureString parameter name (/chat-debouncer/meta_app_secret) or a Secrets Manager secret ARN. Never put secret values here: Terraform state would keep them. Unset ones are not granted; a channel without its token replies nowhere."
   type = object({
     meta_app_secret        = optional(string)
     meta_verify_token      = optional(string)
@@ -217,8 +262,8 @@ variable "secret_parameter_names" {
   nullable = false
 
   validation {
-    condition     = alltrue([for k, v in var.secret_parameter_names : v == null || (length(coalesce(v, "x")) <= 1011 && can(regex("^/[a-zA-Z0-9_.\\-/]+$", v)))])
-    error_message = "Each secret_parameter_names entry must be an SSM parameter name starting with '/' (e.g. /chat-debouncer/meta_app_secret), not a secret value."
+    condition     = alltrue([for k, v in var.secret_parameter_names : v == null || (length(coalesce(v, "x")) <= 1011 && can(regex("^(/[a-zA-Z0-9_.\\-/]+|arn:aws[a-zA-Z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[a-zA-Z0-9/_+=.@-]+)$", v)))])
+    error_message = "Each secret_parameter_names entry must be an SSM parameter name starting with '/' (e.g. /chat-debouncer/meta_app_secret) or a Secrets Manager secret ARN, not a secret value."
   }
 }
 
@@ -245,13 +290,47 @@ variable "telegram_bot_id" {
 }
 
 variable "whatsapp_api_version" {
-  description = "Graph API version used to send WhatsApp (and Instagram) replies."
+  description = "Graph API version used to send WhatsApp replies."
   type        = string
-  default     = "v21.0"
+  default     = "v25.0"
 
   validation {
     condition     = can(regex("^v[0-9]+\\.[0-9]+$", var.whatsapp_api_version))
-    error_message = "whatsapp_api_version must look like v21.0."
+    error_message = "whatsapp_api_version must look like v25.0."
+  }
+}
+
+variable "whatsapp_phone_number_id" {
+  description = "WhatsApp phone number id replies are sent from when a payload carries none (not secret)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[0-9]{0,32}$", var.whatsapp_phone_number_id))
+    error_message = "whatsapp_phone_number_id must be empty or digits."
+  }
+}
+
+variable "instagram_api_version" {
+  description = "Instagram Graph API version used to send Instagram replies."
+  type        = string
+  default     = "v25.0"
+
+  validation {
+    condition     = can(regex("^v[0-9]+\\.[0-9]+$", var.instagram_api_version))
+    error_message = "instagram_api_version must look like v25.0."
+  }
+}
+
+variable "show_typing" {
+  description = "Once a burst is claimed, mark it read and show a typing indicator (WhatsApp, Telegram, Instagram) while the AI answers."
+  type        = bool
+  default     = false
+  nullable    = false
+
+  validation {
+    condition     = var.show_typing != null
+    error_message = "show_typing must be true or false."
   }
 }
 

@@ -38,6 +38,24 @@ class Settings(BaseSettings):
     ai_provider: Literal["echo", "bedrock", "openai"] = "echo"
     ai_system_prompt: str = "You are a helpful assistant. Answer the user's messages together, in one reply."
     ai_history_turns: int = Field(default=10, ge=0, le=100)
+    ai_timeout_seconds: float = Field(default=25, gt=0, le=600, description="per attempt")
+    ai_max_attempts: int = Field(default=2, ge=1, le=5, description="the provider's own bounded retries")
+    ai_max_tokens: int = Field(default=1024, ge=1, le=32_768)
+    ai_temperature: float | None = Field(default=None, ge=0, le=2)
+    ai_fallback_message: str = Field(default="", description="sent when the AI fails for good; empty: none")
+    bedrock_model_id: str = ""
+    openai_base_url: str = ""
+    openai_model: str = ""
+
+    # Channels: a channel whose token is configured sends for real; the others write to the local outbox.
+    whatsapp_api_base_url: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = "v25.0"
+    whatsapp_phone_number_id: str = Field(default="", description="used when the payload carries none")
+    telegram_api_base_url: str = "https://api.telegram.org"
+    instagram_api_base_url: str = "https://graph.instagram.com"
+    instagram_api_version: str = "v25.0"
+    generic_callback_url: str = ""
+    show_typing: bool = Field(default=False, description="mark the burst read and show typing once it is claimed")
 
     # Secrets: values locally (env), SSM parameter names on AWS (never the values in Terraform).
     secrets_source: Literal["env", "ssm"] = "env"
@@ -49,6 +67,14 @@ class Settings(BaseSettings):
     meta_verify_token_param: str = ""
     telegram_secret_token_param: str = ""
     generic_secret_param: str = ""
+    whatsapp_access_token: SecretStr | None = None
+    telegram_bot_token: SecretStr | None = None
+    instagram_access_token: SecretStr | None = None
+    openai_api_key: SecretStr | None = None
+    whatsapp_access_token_param: str = ""
+    telegram_bot_token_param: str = ""
+    instagram_access_token_param: str = ""
+    openai_api_key_param: str = ""
     telegram_bot_id: str = Field(default="bot", description="account part of Telegram conversation keys")
 
     max_body_bytes: int = 256 * 1024

@@ -95,6 +95,19 @@ class OutboundMessage:
     thread_id: str | None = None
     reply_to: str | None = None
 
+    @classmethod
+    def answering(cls, burst: tuple[InboundMessage, ...], text: str) -> OutboundMessage:
+        """The reply to a burst goes where its first message came from, naming every message it answers."""
+        first = burst[0]
+        return cls(
+            channel=first.channel,
+            account_id=first.account_id,
+            recipient_id=first.recipient_id,
+            text=text,
+            message_ids=tuple(m.message_id for m in burst),
+            thread_id=first.thread_id,
+        )
+
 
 @dataclass(frozen=True)
 class TextLimit:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from debouncer.ports import AIProvider, AIRequest, MessageBuffer
+from aws_lambda_powertools import Logger
+
+from debouncer.errors import PermanentError
+from debouncer.ports import AIProvider, AIRequest, ChannelSender, HistoryEntry, MessageBuffer, OutboundMessage, Turn
+
+logger = Logger(child=True)
 
 
 class Processor:
@@ -19,23 +24,56 @@ class Processor:
         *,
         system_prompt: str,
         history_turns: int,
+        fallback_message: str = "",
+        presence: Mapping[str, ChannelSender] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._buffer = buffer
         self._ai = ai
         self._system_prompt = system_prompt
         self._history_turns = history_turns
+        self._fallback_message = fallback_message
+        self._presence = presence or {}
         self._clock = clock
 
     def process(self, conversation_key: str, burst: int, claimer: str) -> dict[str, Any]:
-        """Returns {"claimed": False} when another execution owns the burst or nothing is left to answer."""
+        """{"claimed": False} when another execution owns the burst or nothing is left to answer.
+
+        "ai_error" is set when the AI failed for good and the fallback message was recorded instead:
+        the state machine sends that reply, then dead-letters the burst with this error.
+        """
         turn = self._buffer.claim(conversation_key, burst, claimer, self._clock())
         if turn is None or not turn.messages:
-            return {"claimed": False}
+            return {"claimed": False, "ai_error": None}
+        ai_error = None
         if turn.answer is None:
-            history = (
-                self._buffer.history(conversation_key, burst, self._history_turns) if self._ai.uses_history else []
-            )
-            answer = self._ai.answer(AIRequest(self._system_prompt, turn.messages, tuple(history)))
+            self._show_typing(turn)
+            try:
+                answer = self._ai.answer(AIRequest(self._system_prompt, turn.messages, self._history(turn)))
+            except PermanentError as error:
+                if not self._fallback_message:
+                    raise
+                logger.warning("AI failed for good; recording the fallback reply", extra={"error": str(error)})
+                answer, ai_error = self._fallback_message, {"Error": type(error).__name__, "Cause": str(error)}
             self._buffer.record_answer(conversation_key, burst, answer)
-        return {"claimed": True, "messages": len(turn.messages), "duplicates_dropped": len(turn.dropped_duplicates)}
+        return {
+            "claimed": True,
+            "messages": len(turn.messages),
+            "duplicates_dropped": len(turn.dropped_duplicates),
+            "ai_error": ai_error,
+        }
+
+    def _history(self, turn: Turn) -> tuple[HistoryEntry, ...]:
+        if not self._ai.uses_history or self._history_turns == 0:
+            return ()
+        return tuple(self._buffer.history(turn.conversation_key, turn.burst, self._history_turns))
+
+    def _show_typing(self, turn: Turn) -> None:
+        """Presence is a courtesy: its failure never costs the user their answer."""
+        sender = self._presence.get(turn.messages[0].channel)
+        if sender is None:
+            return
+        try:
+            sender.show_typing(OutboundMessage.answering(turn.messages, ""))
+        except Exception:  # any failure of a courtesy call is logged and ignored
+            logger.warning("could not show typing", exc_info=True)

@@ -30,21 +30,10 @@ class Replier:
         turn = self._buffer.acquire_reply(conversation_key, burst, token, self._clock())
         if turn is None or turn.answer is None or not turn.messages:
             return {"delivered": False}
-        first = turn.messages[0]
-        sender = self._senders[first.channel]
+        sender = self._senders[turn.messages[0].channel]
         parts = split_text(turn.answer, sender.text_limit)
-        message_ids = tuple(m.message_id for m in turn.messages)
         for index in range(turn.parts_sent, len(parts)):
-            sender.send(
-                OutboundMessage(
-                    channel=first.channel,
-                    account_id=first.account_id,
-                    recipient_id=first.recipient_id,
-                    text=parts[index],
-                    message_ids=message_ids,
-                    thread_id=first.thread_id,
-                )
-            )
+            sender.send(OutboundMessage.answering(turn.messages, parts[index]))
             self._buffer.record_delivery(
                 conversation_key, burst, token, index + 1, done=index + 1 == len(parts), now=self._clock()
             )

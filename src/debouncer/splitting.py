@@ -39,10 +39,11 @@ def split_text(text: str, limit: TextLimit) -> list[str]:
         fits = max(_longest_prefix(rest, limit.size, measure), 1)
         cut = fits
         for separator in _BREAKS:
-            at = rest.rfind(separator, fits // 2, fits)
+            # Keep the sentence's punctuation with it; the separator's whitespace goes, so it may lie past the limit.
+            kept = separator.rstrip()
+            at = rest.rfind(separator, fits // 2, fits + len(separator) - len(kept))
             if at > 0:
-                # Keep the sentence's punctuation with it; the separator's whitespace goes.
-                cut = at + len(separator.rstrip())
+                cut = at + len(kept)
                 break
         parts.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()

@@ -12,6 +12,7 @@ from debouncer.adapters.ai_echo import EchoAI
 from debouncer.adapters.dynamodb import DynamoDbStore
 from debouncer.adapters.outbox import LOCAL_OUTBOX, OutboxSender
 from debouncer.adapters.secrets import Secrets
+from debouncer.adapters.senders.unconfigured import UnconfiguredSender
 from debouncer.adapters.stepfunctions import StepFunctionsTimer
 from debouncer.config import Settings
 from debouncer.errors import ConfigurationError
@@ -60,28 +61,83 @@ def build_webhook_app(settings: Settings | None = None) -> APIGatewayHttpResolve
 
 
 def build_ai(settings: Settings) -> AIProvider:
-    """The configured AI provider."""
-    if settings.ai_provider == "echo":
-        return EchoAI()
-    raise ConfigurationError(f"AI provider '{settings.ai_provider}' is not available in this build")
+    """The configured AI provider. Imports are deferred: each Lambda loads only the client it uses."""
+    if settings.ai_provider == "bedrock":
+        from debouncer.adapters.ai_bedrock import BedrockAI
+
+        if not settings.bedrock_model_id:
+            raise ConfigurationError("AI_PROVIDER=bedrock needs BEDROCK_MODEL_ID")
+        # The provider's bounded retries and per-attempt timeout are botocore's own.
+        bedrock_config = Config(
+            retries={"max_attempts": settings.ai_max_attempts, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=settings.ai_timeout_seconds,
+        )
+        bedrock = boto3.client("bedrock-runtime", region_name=settings.aws_region, config=bedrock_config)
+        return BedrockAI(
+            bedrock, settings.bedrock_model_id, max_tokens=settings.ai_max_tokens, temperature=settings.ai_temperature
+        )
+    if settings.ai_provider == "openai":
+        from debouncer.adapters.ai_openai import OpenAICompatibleAI
+
+        if not settings.openai_base_url or not settings.openai_model:
+            raise ConfigurationError("AI_PROVIDER=openai needs OPENAI_BASE_URL and OPENAI_MODEL")
+        secrets = Secrets(settings)
+        has_key = secrets.configured("openai_api_key")  # Ollama and vLLM usually run without one
+        return OpenAICompatibleAI(
+            settings.openai_base_url,
+            settings.openai_model,
+            secrets.getter("openai_api_key") if has_key else lambda: None,
+            timeout_seconds=settings.ai_timeout_seconds,
+            max_attempts=settings.ai_max_attempts,
+            max_tokens=settings.ai_max_tokens,
+            temperature=settings.ai_temperature,
+        )
+    return EchoAI()
+
+
+def build_senders(settings: Settings) -> dict[str, ChannelSender]:
+    """A real sender for every channel with credentials; the others use the local outbox (on AWS: the DLQ)."""
+    secrets = Secrets(settings)
+    default: ChannelSender = OutboxSender(LOCAL_OUTBOX) if settings.secrets_source == "env" else UnconfiguredSender()
+    senders: dict[str, ChannelSender] = dict.fromkeys(CHANNELS, default)
+    if secrets.configured("whatsapp_access_token"):
+        from debouncer.adapters.senders.whatsapp import WhatsAppSender
+
+        senders["whatsapp"] = WhatsAppSender(
+            settings.whatsapp_api_base_url,
+            settings.whatsapp_api_version,
+            secrets.getter("whatsapp_access_token"),
+            default_phone_number_id=settings.whatsapp_phone_number_id or None,
+        )
+    if secrets.configured("telegram_bot_token"):
+        from debouncer.adapters.senders.telegram import TelegramSender
+
+        senders["telegram"] = TelegramSender(settings.telegram_api_base_url, secrets.getter("telegram_bot_token"))
+    if secrets.configured("instagram_access_token"):
+        from debouncer.adapters.senders.instagram import InstagramSender
+
+        senders["instagram"] = InstagramSender(
+            settings.instagram_api_base_url, settings.instagram_api_version, secrets.getter("instagram_access_token")
+        )
+    if settings.generic_callback_url:
+        from debouncer.adapters.senders.generic import GenericSender
+
+        senders["generic"] = GenericSender(settings.generic_callback_url, secrets.getter("generic_secret"))
+    return senders
 
 
 def build_processor(settings: Settings | None = None) -> Processor:
-    """process_message: claim + AI."""
+    """process_message: claim + presence + AI (+ the fallback reply when the AI fails for good)."""
     settings = settings or Settings()
     return Processor(
         build_store(settings),
         build_ai(settings),
         system_prompt=settings.ai_system_prompt,
         history_turns=settings.ai_history_turns,
+        fallback_message=settings.ai_fallback_message,
+        presence=build_senders(settings) if settings.show_typing else None,
     )
-
-
-def build_senders(settings: Settings) -> dict[str, ChannelSender]:
-    """One sender per channel; the local outbox for every channel without credentials."""
-    del settings
-    outbox = OutboxSender(LOCAL_OUTBOX)
-    return dict.fromkeys(CHANNELS, outbox)
 
 
 def build_replier(settings: Settings | None = None) -> Replier:

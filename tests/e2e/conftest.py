@@ -28,7 +28,20 @@ MAIN_ENV = {"DEBOUNCE_SECONDS": "1", "MAX_WAIT_SECONDS": "4", "MAX_MESSAGES": "5
 # debounce also keeps a slow POST on a loaded machine from opening a quiet gap that would end the burst early.
 CAP_ENV = {"DEBOUNCE_SECONDS": "2", "MAX_WAIT_SECONDS": "4", "MAX_MESSAGES": "50", "FLUSH_KEYWORDS": "send"}
 # Inherited variables that would change what the tests expect: the server must use its documented dev defaults.
-SCRUBBED = ("META_APP_SECRET", "META_VERIFY_TOKEN", "TELEGRAM_SECRET_TOKEN", "GENERIC_SECRET", "SECRETS_SOURCE")
+SCRUBBED = (
+    "META_APP_SECRET",
+    "META_VERIFY_TOKEN",
+    "TELEGRAM_SECRET_TOKEN",
+    "GENERIC_SECRET",
+    "SECRETS_SOURCE",
+    "WHATSAPP_ACCESS_TOKEN",
+    "TELEGRAM_BOT_TOKEN",
+    "INSTAGRAM_ACCESS_TOKEN",
+    "GENERIC_CALLBACK_URL",
+    "OPENAI_API_KEY",
+    "AI_FALLBACK_MESSAGE",
+    "SHOW_TYPING",
+)
 
 Response = tuple[int, dict[str, str], bytes]
 

@@ -9,8 +9,7 @@ from typing import Any
 import boto3
 
 from debouncer.adapters.ai_echo import EchoAI
-from debouncer.errors import PermanentError
-from debouncer.ports import AIRequest, OutboundMessage
+from debouncer.ports import AIRequest
 from tests import builders
 from tests.conftest import RuntimeFactory, executions_settled, post, replies_to, wait_for
 
@@ -157,25 +156,3 @@ def test_redelivery_after_the_burst_was_answered_gets_no_second_reply(start_runt
     assert status == 200
     wait_for(lambda: executions_settled(runtime))
     assert len(replies_to(runtime, user)) == 1
-
-
-def test_permanent_send_failure_lands_on_the_dead_letter_queue(start_runtime: RuntimeFactory) -> None:
-    runtime = start_runtime()
-    replier = runtime.handlers["reply"].replier
-
-    class BlockedSender:
-        def limit(self) -> int:
-            return 4096
-
-        def send(self, message: OutboundMessage) -> None:
-            raise PermanentError("bot was blocked by the user")
-
-    replier._senders = {"whatsapp": BlockedSender()}
-    user = _user()
-    _send_text(runtime, user, f"wamid.{user}", "hello")
-
-    letters = wait_for(runtime.dead_letters, timeout=20)
-    assert letters[0]["error"] == "PermanentError"
-    assert "blocked" in letters[0]["cause"]
-    assert letters[0]["burst"] == "1"
-    assert replies_to(runtime, user) == []

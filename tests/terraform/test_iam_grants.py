@@ -38,9 +38,9 @@ STATE_MACHINE_LOG_DELIVERY = {
     "logs:describeresourcepolicies",
     "logs:describeloggroups",
 }
-# Granted only when configured (SSM-stored secrets and their KMS key; ai_provider = "bedrock", whose Converse call
-# is authorised as InvokeModel), so the integration tests, which run with env secrets and the echo AI, never call them.
-CONDITIONAL = {"kms:decrypt", "ssm:getparameter", "bedrock:invokemodel"}
+# Granted only when configured (secrets in SSM or Secrets Manager and their KMS key; ai_provider = "bedrock", whose
+# Converse call is authorised as InvokeModel), so the integration tests (env secrets, echo AI) never call them.
+CONDITIONAL = {"kms:decrypt", "ssm:getparameter", "secretsmanager:getsecretvalue", "bedrock:invokemodel"}
 TRUST_ACTIONS = {"sts:assumerole"}
 
 _HCL = SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=True)

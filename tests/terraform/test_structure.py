@@ -22,6 +22,14 @@ LAMBDA_NAMES = ["post_message", "process_message", "reply"]
 
 # The environment each function reads (src/debouncer/config.py and the handlers), exactly.
 COMMON_ENV = {"TABLE_NAME", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL", "SECRETS_SOURCE"}
+CHANNEL_ENV = {
+    "WHATSAPP_API_VERSION",
+    "WHATSAPP_PHONE_NUMBER_ID",
+    "WHATSAPP_ACCESS_TOKEN_PARAM",
+    "TELEGRAM_BOT_TOKEN_PARAM",
+    "INSTAGRAM_API_VERSION",
+    "INSTAGRAM_ACCESS_TOKEN_PARAM",
+}
 LAMBDA_ENV = {
     "post_message": COMMON_ENV
     | {
@@ -48,15 +56,14 @@ LAMBDA_ENV = {
         "OPENAI_BASE_URL",
         "OPENAI_MODEL",
         "OPENAI_API_KEY_PARAM",
-    },
-    "reply": COMMON_ENV
-    | {
-        "WHATSAPP_API_VERSION",
-        "WHATSAPP_ACCESS_TOKEN_PARAM",
-        "TELEGRAM_BOT_TOKEN_PARAM",
-        "INSTAGRAM_ACCESS_TOKEN_PARAM",
-        "GENERIC_CALLBACK_URL",
-    },
+        "AI_TIMEOUT_SECONDS",
+        "AI_MAX_ATTEMPTS",
+        "AI_MAX_TOKENS",
+        "AI_FALLBACK_MESSAGE",
+        "SHOW_TYPING",
+    }
+    | CHANNEL_ENV,  # only when show_typing is on
+    "reply": COMMON_ENV | CHANNEL_ENV | {"GENERIC_CALLBACK_URL", "GENERIC_SECRET_PARAM"},
 }
 
 _HCL = SerializationOptions(strip_string_quotes=True, with_comments=False)
@@ -350,8 +357,9 @@ def environment_names(expression: Any) -> set[str]:
         return set(expression)
     text = str(expression)
     names = set(re.findall(r"\b([A-Z][A-Z0-9_]*)\s*=", text))
-    if "local.common_environment" in text:
-        names |= set(root_locals()["common_environment"])
+    for shared in ("common_environment", "channel_environment"):
+        if f"local.{shared}" in text:
+            names |= set(root_locals()[shared])
     return names
 
 
@@ -359,6 +367,16 @@ def environment_names(expression: Any) -> set[str]:
 def test_lambda_environment_names_match_what_the_code_reads(function: str) -> None:
     """Each function gets exactly the environment variable names its code reads."""
     assert environment_names(root_locals()["lambda_environment"][function]) == LAMBDA_ENV[function]
+
+
+def test_every_lambda_environment_name_is_a_setting() -> None:
+    """No variable is set that the code would silently ignore (Settings ignores unknown names)."""
+    from debouncer.config import Settings
+
+    known = {(field.alias or name).upper() for name, field in Settings.model_fields.items()}
+    known |= {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL"}  # read by Powertools
+    for function, names in LAMBDA_ENV.items():
+        assert names <= known, f"{function}: {sorted(names - known)} are read by nothing"
 
 
 # --- the example --------------------------------------------------------------------------------------------------
@@ -370,7 +388,7 @@ def test_tfvars_example_sets_every_root_variable_and_no_secret() -> None:
     variables = set(blocks(load(REPO_ROOT / "variables.tf"), "variable"))
     assert set(example) - {"__comments__"} == variables
     for name, value in example["secret_parameter_names"].items():
-        assert str(value).startswith("/"), f"secret_parameter_names.{name} is not an SSM parameter name"
+        assert str(value).startswith(("/", "arn:aws:secretsmanager:")), f"secret_parameter_names.{name} is no location"
 
 
 # --- self-tests of the helpers --------------------------------------------------------------------------------------

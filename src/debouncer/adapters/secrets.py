@@ -1,13 +1,24 @@
-"""Secrets: environment values locally, SSM Parameter Store (SecureString, cached) on AWS."""
+"""Secrets: environment values locally; SSM Parameter Store (SecureString) or Secrets Manager on AWS, cached."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Literal
 
 from debouncer.config import Settings
 from debouncer.errors import ConfigurationError
 
-SecretName = Literal["meta_app_secret", "meta_verify_token", "telegram_secret_token", "generic_secret"]
+SecretName = Literal[
+    "meta_app_secret",
+    "meta_verify_token",
+    "telegram_secret_token",
+    "generic_secret",
+    "whatsapp_access_token",
+    "telegram_bot_token",
+    "instagram_access_token",
+    "openai_api_key",
+]
 CACHE_SECONDS = 300
 
 
@@ -16,6 +27,16 @@ class Secrets:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+
+    def configured(self, name: SecretName) -> bool:
+        """Whether the secret has a value (env) or a parameter name (ssm), without fetching it."""
+        if self._settings.secrets_source == "env":
+            return getattr(self._settings, name) is not None
+        return bool(getattr(self._settings, f"{name}_param"))
+
+    def getter(self, name: SecretName) -> Callable[[], str]:
+        """A function reading the secret on each use, so a rotated value is picked up once the cache expires."""
+        return functools.partial(self.get, name)
 
     def get(self, name: SecretName) -> str:
         """The secret's value, or ConfigurationError when it is not configured (fail closed)."""
@@ -27,7 +48,9 @@ class Secrets:
         parameter: str = getattr(self._settings, f"{name}_param")
         if not parameter:
             raise ConfigurationError(f"{name.upper()}_PARAM is not set")
-        # Imported here: only Lambdas reading SSM pay for it, and Powertools caches the value for CACHE_SECONDS.
+        # Imported here: only Lambdas reading secrets pay for it, and Powertools caches the value for CACHE_SECONDS.
         from aws_lambda_powertools.utilities import parameters
 
+        if parameter.startswith("arn:") and ":secretsmanager:" in parameter:
+            return str(parameters.get_secret(parameter, max_age=CACHE_SECONDS))
         return str(parameters.get_parameter(parameter, decrypt=True, max_age=CACHE_SECONDS))

@@ -1,0 +1,86 @@
+"""Amazon Bedrock through the Converse API: one call per burst, every failure mapped to PermanentError."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+
+from debouncer.errors import PermanentError
+from debouncer.ports import AIRequest
+from debouncer.prompt import conversation
+
+# Errors a later call could get past. botocore's standard mode has already retried most of them
+# (ModelTimeoutException excepted: it is not in botocore's retry list), so reaching us means we give up.
+_TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "InternalServerException",
+        "ModelTimeoutException",
+        "ModelNotReadyException",
+    }
+)
+# AWS error messages name the cause ("model identifier is invalid"); cap them so a dead-letter record stays small.
+_MAX_DETAIL = 200
+
+
+class BedrockAI:
+    """Implements AIProvider with `bedrock-runtime` Converse.
+
+    Retries and timeouts belong to the client the caller builds, e.g.
+    `boto3.client("bedrock-runtime", config=Config(retries={"max_attempts": 3, "mode": "standard"},
+    read_timeout=30, connect_timeout=2))`; this adapter only maps what is left once botocore gives up.
+    """
+
+    uses_history = True
+
+    def __init__(self, client: Any, model_id: str, *, max_tokens: int, temperature: float | None = None) -> None:
+        self._client = client
+        self._model_id = model_id
+        self._inference: dict[str, Any] = {"maxTokens": max_tokens}
+        if temperature is not None:
+            self._inference["temperature"] = temperature
+
+    def answer(self, request: AIRequest) -> str:
+        """Send history + burst; return the text of the model's reply, or raise PermanentError."""
+        chat = conversation(request)
+        params: dict[str, Any] = {
+            "modelId": self._model_id,
+            "messages": [{"role": turn.role, "content": [{"text": turn.text}]} for turn in chat.turns],
+            "inferenceConfig": self._inference,
+        }
+        if chat.system.strip():  # Converse rejects an empty system text block
+            params["system"] = [{"text": chat.system}]
+        try:
+            response = self._client.converse(**params)
+        except ClientError as e:
+            raise PermanentError(self._describe(e)) from e
+        except (ConnectionError, HTTPClientError) as e:
+            # The class name only: botocore's message holds the endpoint URL, and says nothing more useful.
+            raise PermanentError(f"Bedrock {self._model_id}: {type(e).__name__}, transient, retries exhausted") from e
+        except BotoCoreError as e:  # client-side: bad parameters, no credentials
+            raise PermanentError(f"Bedrock {self._model_id}: {type(e).__name__}, permanent") from e
+        return self._text(response)
+
+    def _describe(self, error: ClientError) -> str:
+        info = error.response.get("Error", {})
+        meta = error.response.get("ResponseMetadata", {})
+        code = str(info.get("Code", "Unknown"))
+        kind = (
+            f"transient, gave up after {int(meta.get('RetryAttempts', 0)) + 1} attempt(s)"
+            if code in _TRANSIENT_CODES
+            else "permanent"
+        )
+        detail = str(info.get("Message", ""))[:_MAX_DETAIL]
+        return f"Bedrock {self._model_id}: {code} (HTTP {meta.get('HTTPStatusCode', '?')}), {kind}: {detail}"
+
+    def _text(self, response: dict[str, Any]) -> str:
+        blocks = response.get("output", {}).get("message", {}).get("content", [])
+        # Other blocks (reasoningContent, toolUse...) are not for the user. A guardrail or content filter
+        # still returns its own replacement text, which is what the user should see.
+        text = "".join(block["text"] for block in blocks if "text" in block).strip()
+        if not text:
+            reason = response.get("stopReason", "unknown")
+            raise PermanentError(f"Bedrock {self._model_id}: empty answer, stopReason {reason}")
+        return text

@@ -1,0 +1,82 @@
+"""Instagram Messaging sender: text replies, seen and typing (channels.md §3.4, §3.5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from debouncer.adapters.senders import http
+from debouncer.errors import PermanentError, RetryableError
+from debouncer.ports import OutboundMessage, TextLimit
+
+CHANNEL = "instagram"
+
+# error.code → (retryable, why), §3.4. Codes not listed fall back to the HTTP status.
+_CODES: dict[int, tuple[bool, str]] = {
+    4: (True, "app rate limit"),
+    613: (True, "rate limit"),
+    2: (True, "temporary service error"),
+    10: (False, "not allowed: outside the 24 h messaging window or missing permission"),
+    551: (False, "user unavailable: blocked the account or deactivated"),
+    190: (False, "access token invalid or expired"),
+}
+
+
+class InstagramSender:
+    """Implements ChannelSender against the Graph API's /{ig_id}/messages (Instagram Login or Page-linked)."""
+
+    # Meta counts UTF-8 bytes, not characters.
+    text_limit = TextLimit(1000, "bytes")
+
+    def __init__(
+        self,
+        base_url: str,
+        api_version: str,
+        access_token: Callable[[], str],
+        client: httpx.Client | None = None,
+    ) -> None:
+        self._base = f"{base_url.rstrip('/')}/{api_version}"
+        self._token = access_token
+        self._client = client or http.build_client()
+
+    def send(self, message: OutboundMessage) -> None:
+        """Send one text part."""
+        self._post(message, {"recipient": {"id": message.recipient_id}, "message": {"text": message.text}})
+
+    def show_typing(self, message: OutboundMessage) -> None:
+        """Mark the conversation seen, then show typing: two requests, as sender actions travel alone."""
+        for action in ("mark_seen", "typing_on"):
+            self._post(message, {"recipient": {"id": message.recipient_id}, "sender_action": action})
+
+    def _post(self, message: OutboundMessage, body: dict[str, Any]) -> None:
+        if not message.account_id:
+            raise PermanentError(f"{CHANNEL}: no Instagram account id on the message")
+        response = http.post(
+            self._client,
+            f"{self._base}/{message.account_id}/messages",
+            channel=CHANNEL,
+            headers={"Authorization": f"Bearer {self._token()}"},
+            json=body,
+        )
+        if not response.is_success:
+            raise _error(response)
+
+
+def _error(response: httpx.Response) -> RetryableError | PermanentError:
+    error = http.json_object(response).get("error")
+    error = error if isinstance(error, dict) else {}
+    code: Any = error.get("code")
+    subcode = error.get("error_subcode")
+    retryable, why = _CODES.get(code, (response.status_code == 429 or response.status_code >= 500, ""))
+    reason = f"{CHANNEL}: HTTP {response.status_code}"
+    reason += f", error {code}" if code is not None else ""
+    reason += f" subcode {subcode}" if subcode is not None else ""
+    reason += f" ({why})" if why else ""
+    reason += f": {error.get('message') or response.reason_phrase}"
+    # Meta support asks for the trace id.
+    reason += f" [fbtrace_id {error['fbtrace_id']}]" if error.get("fbtrace_id") else ""
+    if retryable:
+        return RetryableError(reason, retry_after=http.retry_after(response))
+    return PermanentError(reason)

@@ -1,0 +1,63 @@
+"""Telegram Bot API sender: plain-text replies and the typing action (channels.md §2.4, §2.5)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from debouncer.adapters.senders import http
+from debouncer.errors import PermanentError, RetryableError
+from debouncer.ports import OutboundMessage, TextLimit
+
+CHANNEL = "telegram"
+_NUMERIC = re.compile(r"-?\d+")
+
+
+class TelegramSender:
+    """Implements ChannelSender against https://api.telegram.org/bot<token>/<method>."""
+
+    # Telegram counts UTF-16 code units (entity offsets are UTF-16), so an emoji counts twice.
+    text_limit = TextLimit(4096, "utf16")
+
+    def __init__(self, base_url: str, bot_token: Callable[[], str], client: httpx.Client | None = None) -> None:
+        self._base = base_url.rstrip("/")
+        self._token = bot_token
+        self._client = client or http.build_client()
+
+    def send(self, message: OutboundMessage) -> None:
+        """Send one part as plain text: no parse_mode, since an AI's output rarely survives MarkdownV2 escaping."""
+        self._call("sendMessage", message, {"text": message.text})
+
+    def show_typing(self, message: OutboundMessage) -> None:
+        """Show "typing…" for up to 5 s; bots cannot mark messages read."""
+        self._call("sendChatAction", message, {"action": "typing"})
+
+    def _call(self, method: str, message: OutboundMessage, fields: dict[str, Any]) -> None:
+        chat = message.recipient_id
+        body: dict[str, Any] = {"chat_id": int(chat) if _NUMERIC.fullmatch(chat) else chat, **fields}
+        if message.thread_id:
+            body["message_thread_id"] = int(message.thread_id)
+        # The token is part of the URL: the URL must never reach a message or a log.
+        response = http.post(self._client, f"{self._base}/bot{self._token()}/{method}", channel=CHANNEL, json=body)
+        reply = http.json_object(response)
+        if response.is_success and reply.get("ok") is not False:
+            return
+        raise _error(method, response, reply)
+
+
+def _error(method: str, response: httpx.Response, reply: dict[str, Any]) -> RetryableError | PermanentError:
+    code = reply.get("error_code") or response.status_code
+    parameters = reply.get("parameters")
+    parameters = parameters if isinstance(parameters, dict) else {}
+    reason = f"{CHANNEL} {method}: HTTP {response.status_code}, error {code}: "
+    reason += str(reply.get("description") or response.reason_phrase)
+    if code == 429 or (isinstance(code, int) and code >= 500):
+        wait = parameters.get("retry_after")
+        retry = float(wait) if isinstance(wait, int | float) else http.retry_after(response)
+        return RetryableError(reason, retry_after=retry)
+    if "migrate_to_chat_id" in parameters:
+        reason += f" (the chat moved to chat id {parameters['migrate_to_chat_id']}: resend there)"
+    return PermanentError(reason)

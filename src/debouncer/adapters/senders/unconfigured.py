@@ -1,0 +1,19 @@
+"""The sender of a channel that has no credentials on AWS: failing loudly beats a reply that silently vanishes."""
+
+from __future__ import annotations
+
+from debouncer.errors import PermanentError
+from debouncer.ports import OutboundMessage, TextLimit
+
+
+class UnconfiguredSender:
+    """Every reply lands on the dead-letter queue with the reason, where ops see it and can replay it."""
+
+    text_limit = TextLimit(1_000_000)
+
+    def send(self, message: OutboundMessage) -> None:
+        """Refuse: no token is configured for this channel."""
+        raise PermanentError(f"{message.channel}: no access token is configured, so no reply can be sent")
+
+    def show_typing(self, message: OutboundMessage) -> None:
+        """Nothing to show without a token."""
