@@ -1,4 +1,4 @@
-"""Command line: `debouncer serve` runs the whole pipeline locally."""
+"""Command line: `debouncer serve` runs the whole pipeline locally; `debouncer replay` plays scenario fixtures."""
 
 from __future__ import annotations
 
@@ -37,6 +37,40 @@ def serve(host: str, port: int) -> int:
     return 0
 
 
+def replay(args: argparse.Namespace) -> int:
+    """Play scenario fixtures against a server and check the replies (docs/replay.md)."""
+    from debouncer.replay.run import replay as run_replay
+
+    return run_replay(
+        args.files,
+        endpoint=args.endpoint,
+        speed=args.speed,
+        table=args.table,
+        region=args.region,
+        telegram_bot_id=args.telegram_bot_id,
+        margin=args.margin,
+        max_rate=args.max_rate,
+        out=sys.stdout,
+        err=sys.stderr,
+    )
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number: {text!r}")
+    return value
+
+
+def _endpoint(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    return text.rstrip("/")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `debouncer` console script."""
     parser = argparse.ArgumentParser(prog="debouncer", description=__doc__)
@@ -44,10 +78,55 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser = commands.add_parser("serve", help="serve the webhook routes locally on an embedded AWS emulator")
     serve_parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    replay_parser = commands.add_parser(
+        "replay",
+        help="play scenario fixtures (fixtures/*.json) against a server and check the replies",
+        description="Play timed scenarios of signed channel payloads and check every expected burst (docs/replay.md). "
+        "Exit status: 0 all passed, 1 a check failed, 2 refused (bad fixture, unreachable server, settings mismatch).",
+    )
+    replay_parser.add_argument("files", nargs="+", metavar="FILE", help="scenario files, e.g. fixtures/*.json")
+    replay_parser.add_argument(
+        "--endpoint",
+        type=_endpoint,
+        default=os.environ.get(
+            "DEBOUNCER_ENDPOINT", f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+        ),
+        help="base URL of the webhook routes (default: $DEBOUNCER_ENDPOINT, else http://$HOST:$PORT of make run)",
+    )
+    replay_parser.add_argument(
+        "--speed",
+        type=_positive,
+        default=1.0,
+        help="divide every offset by this; faster than 1 shrinks the gaps the debounce sees (docs/replay.md)",
+    )
+    replay_parser.add_argument(
+        "--table", help="read replies from this DynamoDB table (a deployed stack) instead of GET /local/outbox"
+    )
+    replay_parser.add_argument("--region", default=None, help="AWS region of --table (default: the AWS SDK's)")
+    replay_parser.add_argument(
+        "--telegram-bot-id",
+        default=os.environ.get("TELEGRAM_BOT_ID", "bot"),
+        help="account part of Telegram conversation keys in --table (default: $TELEGRAM_BOT_ID, else 'bot')",
+    )
+    replay_parser.add_argument(
+        "--margin",
+        type=_positive,
+        default=5.0,
+        help="seconds to wait for missing replies beyond max_wait_seconds + 1 after the last event (default 5)",
+    )
+    replay_parser.add_argument(
+        "--max-rate",
+        type=_positive,
+        default=6.0,
+        help="webhooks per second all files together may post; files start staggered to stay within it (default 6, "
+        "what the local emulator takes on a small machine; raise it for a deployed stack)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
     if args.command == "serve":
         return serve(args.host, args.port)
+    if args.command == "replay":
+        return replay(args)
     return 2
 
 

@@ -25,6 +25,9 @@ SCHEMA_FILES: dict[str, str] = {
     "normalized-message": "normalized-message.schema.json",
 }
 
+# Not in SCHEMA_FILES: `validate` is for inbound payloads; replay fixtures are checked by debouncer.replay.
+SCENARIO_SCHEMA_FILE = "scenario.schema.json"
+
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
@@ -50,6 +53,12 @@ def validate(name: str, instance: Any) -> None:
     error = best_match(_validator(name).iter_errors(instance))
     if error is not None:
         raise InvalidPayloadError(f"{name} payload: {_describe(error)}")
+
+
+def load_scenario_schema() -> dict[str, Any]:
+    """The replay fixture format, schemas/scenario.schema.json (a file format, not a webhook payload)."""
+    schema: dict[str, Any] = json.loads((SCHEMA_DIR / SCENARIO_SCHEMA_FILE).read_text(encoding="utf-8"))
+    return schema
 
 
 def normalized_message_schema() -> dict[str, Any]:

@@ -179,3 +179,37 @@ def poll(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 
         if time.monotonic() >= deadline:
             pytest.fail(f"{what} not met within {timeout}s")
         time.sleep(interval)
+
+
+# The settings the shipped replay fixtures (fixtures/*.json) assume, and other ones a replay must refuse.
+REPLAY_ENV = {"DEBOUNCE_SECONDS": "2", "MAX_WAIT_SECONDS": "6", "MAX_MESSAGES": "10"}
+OTHER_ENV = {"DEBOUNCE_SECONDS": "1", "MAX_WAIT_SECONDS": "4", "MAX_MESSAGES": "10"}
+
+
+@pytest.fixture(scope="session")
+def replay_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
+    """Fresh servers of their own for `debouncer replay`, started in parallel: the fixtures' settings, and others."""
+    log_dir = tmp_path_factory.mktemp("e2e-replay-server")
+    started: dict[str, Server] = {}
+    try:
+        started["fixtures"] = _spawn("replay", REPLAY_ENV, log_dir)
+        started["other"] = _spawn("replay-other", OTHER_ENV, log_dir)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        for server in started.values():
+            _wait_healthy(server, deadline)
+        yield started
+    finally:
+        for server in started.values():
+            _stop(server)
+
+
+@pytest.fixture(scope="session")
+def replay_server(replay_servers: dict[str, Server]) -> Server:
+    """The server with the shipped fixtures' settings: debounce 2 s, max wait 6 s, max 10 messages."""
+    return replay_servers["fixtures"]
+
+
+@pytest.fixture(scope="session")
+def mismatched_server(replay_servers: dict[str, Server]) -> Server:
+    """A server whose settings differ from every shipped fixture's (debounce 1 s, max wait 4 s)."""
+    return replay_servers["other"]

@@ -52,6 +52,8 @@ class LocalServer(ThreadingHTTPServer):
     """Threaded, like API Gateway: each request in its own thread; moto is serialized by the emulator."""
 
     daemon_threads = True
+    # socketserver listens with a backlog of 5: 16 concurrent senders would wait a SYN retry (1 s) for a slot.
+    request_queue_size = 128
 
     def __init__(self, runtime: LocalRuntime, host: str = "127.0.0.1", port: int = 8000) -> None:
         handler = type("Handler", (_Handler,), {"runtime": runtime})
