@@ -18,6 +18,10 @@ data "aws_partition" "current" {}
 locals {
   # The table key schema has one source, shared with the local runtime: never retype it here.
   table_schema = jsondecode(file("${path.module}/schemas/dynamodb-table.json"))
+  # So do the state machine's values per workflow type (retry budget, time limit).
+  workflow = jsondecode(file("${path.module}/statemachines/workflow_types.json"))[var.workflow_type]
+  # The longest one execution can run: the whole window, one full-length attempt of each function, every retry delay.
+  execution_seconds_needed = var.max_wait_seconds + var.lambda_timeout.process_message + var.lambda_timeout.reply + local.workflow.retry_budget_seconds + local.workflow.overhead_seconds
 
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.region
@@ -215,6 +219,16 @@ resource "terraform_data" "settings" {
     }
 
     precondition {
+      condition     = local.execution_seconds_needed <= local.workflow.max_execution_seconds
+      error_message = "workflow_type = \"${var.workflow_type}\": one execution may need ${local.execution_seconds_needed} s (max_wait_seconds + lambda_timeout.process_message + lambda_timeout.reply + ${local.workflow.retry_budget_seconds} s of retry delays + ${local.workflow.overhead_seconds} s), more than its limit of ${local.workflow.max_execution_seconds} s: shorten them, or use STANDARD."
+    }
+
+    precondition {
+      condition     = var.lambda_timeout.reply < 120
+      error_message = "lambda_timeout.reply must be < 120 s: a reply lease lapses after 120 s, and only a finished reply may lose it."
+    }
+
+    precondition {
       condition     = var.ai_provider != "openai" || (var.openai_base_url != "" && var.openai_model != "")
       error_message = "ai_provider = \"openai\" needs openai_base_url and openai_model."
     }
@@ -280,9 +294,17 @@ module "step_functions" {
   reply_function_arn           = module.lambda["reply"].function_arn
   dead_letter_queue_url        = module.queue.queue_url
   dead_letter_queue_arn        = module.queue.queue_arn
+  workflow_type                = var.workflow_type
   log_level                    = var.state_machine_log_level
+  log_include_execution_data   = var.state_machine_log_execution_data
   log_retention_days           = var.log_retention_days
   kms_key_arn                  = var.kms_key_arn
+
+  # Express executions last at most 5 minutes: a smaller retry budget (statemachines/workflow_types.json).
+  transient_retry = {
+    max_attempts      = local.workflow.template.transient_retry_max_attempts
+    max_delay_seconds = local.workflow.template.transient_retry_max_delay_seconds
+  }
 }
 
 module "api_gateway" {

@@ -48,6 +48,16 @@ output "state_machine_arn" {
   value       = module.step_functions.state_machine_arn
 }
 
+output "workflow_type" {
+  description = "Workflow type of the state machine (STANDARD or EXPRESS). Express executions are not listed by Step Functions: their history is in the state machine's CloudWatch log group."
+  value       = module.step_functions.workflow_type
+}
+
+output "state_machine_log_group_name" {
+  description = "CloudWatch log group of the state machine's execution logs."
+  value       = module.step_functions.log_group_name
+}
+
 output "dead_letter_queue_url" {
   description = "URL of the dead-letter queue (bursts that could not be answered)."
   value       = module.queue.queue_url

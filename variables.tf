@@ -484,13 +484,36 @@ variable "api_throttling_rate_limit" {
 }
 
 variable "state_machine_log_level" {
-  description = "Execution history events the state machine logs (execution data is never included: it is personal data)."
+  description = "Execution history events the state machine logs to CloudWatch Logs (with EXPRESS, the only execution history there is: not OFF)."
   type        = string
   default     = "ERROR"
 
   validation {
     condition     = contains(["ALL", "ERROR", "FATAL", "OFF"], var.state_machine_log_level)
     error_message = "state_machine_log_level must be one of ALL, ERROR, FATAL, OFF."
+  }
+}
+
+variable "workflow_type" {
+  description = "Step Functions workflow type of the debounce timer. STANDARD: exactly once, billed per state transition. EXPRESS: billed per execution and duration (a fraction of the cost), at least once (duplicates are absorbed by the burst's conditional claim), at most 5 minutes: max_wait_seconds, lambda_timeout.process_message, lambda_timeout.reply and the retry delays must fit (a precondition checks)."
+  type        = string
+  default     = "STANDARD"
+
+  validation {
+    condition     = contains(["STANDARD", "EXPRESS"], var.workflow_type)
+    error_message = "workflow_type must be STANDARD or EXPRESS."
+  }
+}
+
+variable "state_machine_log_execution_data" {
+  description = "Also log each execution's input and state output (message text: personal data). Express keeps no history but these logs."
+  type        = bool
+  default     = false
+  nullable    = false
+
+  validation {
+    condition     = var.state_machine_log_execution_data != null
+    error_message = "state_machine_log_execution_data must be true or false."
   }
 }
 

@@ -1,7 +1,13 @@
-"""Shared fixtures: a fresh local runtime (moto + the real handlers + the real state machine) per test."""
+"""Shared fixtures: a fresh local runtime (moto + the real handlers + the real state machine) per test.
+
+The runtime's Step Functions workflow type is $WORKFLOW_TYPE (STANDARD by default), so a whole suite runs in either
+mode with `WORKFLOW_TYPE=EXPRESS pytest ...`. A test or module marked `workflow_types` runs once per type instead:
+`pytestmark = pytest.mark.workflow_types()` for both, `workflow_types("EXPRESS")` for one.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -10,18 +16,46 @@ from typing import Any
 import pytest
 
 from debouncer.local.runtime import LocalRuntime
+from debouncer.workflow import WORKFLOW_TYPES
 from tests import builders
 
 RuntimeFactory = Callable[..., LocalRuntime]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the workflow_types marker (the suite runs with --strict-markers)."""
+    config.addinivalue_line(
+        "markers", "workflow_types(*types): run once per Step Functions workflow type (no argument: STANDARD, EXPRESS)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize `workflow_type` (and so start_runtime) for tests marked workflow_types."""
+    marker = metafunc.definition.get_closest_marker("workflow_types")
+    if marker is not None and "workflow_type" in metafunc.fixturenames:
+        types = marker.args or WORKFLOW_TYPES
+        metafunc.parametrize("workflow_type", types, ids=[t.lower() for t in types])
+
+
 @pytest.fixture
-def start_runtime() -> Iterator[RuntimeFactory]:
+def workflow_type() -> str:
+    """The workflow type start_runtime uses: $WORKFLOW_TYPE, STANDARD by default (parametrized by the marker)."""
+    return os.environ.get("WORKFLOW_TYPE", "STANDARD").upper()
+
+
+@pytest.fixture
+def start_runtime(workflow_type: str) -> Iterator[RuntimeFactory]:
     """Start a LocalRuntime with environment overrides; stopped after the test."""
     started: list[LocalRuntime] = []
 
     def start(**environment: str) -> LocalRuntime:
-        env = {"DEBOUNCE_SECONDS": "1", "MAX_WAIT_SECONDS": "6", "MAX_MESSAGES": "50", **environment}
+        env = {
+            "DEBOUNCE_SECONDS": "1",
+            "MAX_WAIT_SECONDS": "6",
+            "MAX_MESSAGES": "50",
+            "WORKFLOW_TYPE": workflow_type,
+            **environment,
+        }
         # A unique name per test: an execution outliving its runtime can never touch the next test's resources.
         runtime = LocalRuntime(env, name=f"test-{uuid.uuid4().hex[:8]}").start()
         started.append(runtime)
@@ -61,10 +95,5 @@ def replies_to(runtime: LocalRuntime, recipient: str) -> list[dict[str, Any]]:
 
 
 def executions_settled(runtime: LocalRuntime) -> bool:
-    """True once no execution of the state machine is still running."""
-    import boto3
-
-    with runtime.emulator.running_as("operator"):
-        sfn = boto3.client("stepfunctions", region_name="us-east-1")
-        running = sfn.list_executions(stateMachineArn=runtime.state_machine_arn, statusFilter="RUNNING")
-    return not running["executions"]
+    """True once no execution of the state machine is still running (Express duplicates included)."""
+    return runtime.executions_settled()

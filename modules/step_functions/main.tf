@@ -1,5 +1,6 @@
-# The debounce timer: one Standard execution per burst. The definition is the repository's one ASL
-# file (statemachines/debounce.asl.json), rendered here with templatefile(): the tests execute the same file.
+# The debounce timer: one execution per burst, on a Standard or an Express state machine. The definition is the
+# repository's one ASL file (statemachines/debounce.asl.json), rendered here with templatefile(): the tests execute
+# the same file, for both workflow types.
 
 data "aws_caller_identity" "current" {}
 
@@ -97,23 +98,27 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 resource "aws_sfn_state_machine" "this" {
-  # checkov:skip=CKV_AWS_285:Execution history is logged, but without execution data: it holds message text (personal data).
+  # checkov:skip=CKV_AWS_285:Execution history is logged; execution data only if ops opt in: it holds message text (personal data).
   name     = var.name
-  type     = "STANDARD"
+  type     = var.workflow_type
   role_arn = aws_iam_role.this.arn
 
   definition = templatefile(var.definition_path, {
-    table_name                   = var.table_name
-    process_message_function_arn = var.process_message_function_arn
-    reply_function_arn           = var.reply_function_arn
-    dead_letter_queue_url        = var.dead_letter_queue_url
+    table_name                        = var.table_name
+    process_message_function_arn      = var.process_message_function_arn
+    reply_function_arn                = var.reply_function_arn
+    dead_letter_queue_url             = var.dead_letter_queue_url
+    transient_retry_max_attempts      = var.transient_retry.max_attempts
+    transient_retry_max_delay_seconds = var.transient_retry.max_delay_seconds
   })
 
+  # Standard keeps 90 days of execution history in Step Functions itself; Express keeps none, so for Express these
+  # logs are the only record of what an execution did.
   logging_configuration {
     log_destination = "${aws_cloudwatch_log_group.this.arn}:*"
     level           = var.log_level
     # Execution input and state output carry message text, which is personal data.
-    include_execution_data = false
+    include_execution_data = var.log_include_execution_data
   }
 
   tracing_configuration {
@@ -121,6 +126,13 @@ resource "aws_sfn_state_machine" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.workflow_type != "EXPRESS" || var.log_level != "OFF"
+      error_message = "An EXPRESS state machine keeps no execution history of its own: log_level must be ERROR, FATAL or ALL."
+    }
+  }
 
   depends_on = [aws_iam_role_policy.this]
 }

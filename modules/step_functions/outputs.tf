@@ -17,3 +17,8 @@ output "log_group_name" {
   description = "Name of the state machine's CloudWatch log group."
   value       = aws_cloudwatch_log_group.this.name
 }
+
+output "workflow_type" {
+  description = "Workflow type of the state machine: STANDARD or EXPRESS."
+  value       = aws_sfn_state_machine.this.type
+}

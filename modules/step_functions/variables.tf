@@ -78,14 +78,50 @@ variable "dead_letter_queue_arn" {
   }
 }
 
+variable "workflow_type" {
+  description = "STANDARD (exactly once, up to a year, billed per state transition) or EXPRESS (at least once, at most 5 minutes, billed per execution and duration)."
+  type        = string
+  default     = "STANDARD"
+
+  validation {
+    condition     = contains(["STANDARD", "EXPRESS"], var.workflow_type)
+    error_message = "workflow_type must be STANDARD or EXPRESS."
+  }
+}
+
+variable "transient_retry" {
+  description = "Retry of process_message and reply on transient errors: attempts and the longest backoff, in seconds (smaller on EXPRESS, whose executions last at most 5 minutes)."
+  type = object({
+    max_attempts      = number
+    max_delay_seconds = number
+  })
+
+  validation {
+    condition     = var.transient_retry.max_attempts >= 1 && var.transient_retry.max_attempts <= 10 && floor(var.transient_retry.max_attempts) == var.transient_retry.max_attempts && var.transient_retry.max_delay_seconds >= 1 && var.transient_retry.max_delay_seconds <= 3600 && floor(var.transient_retry.max_delay_seconds) == var.transient_retry.max_delay_seconds
+    error_message = "transient_retry: max_attempts a whole number from 1 to 10, max_delay_seconds a whole number from 1 to 3600."
+  }
+}
+
 variable "log_level" {
-  description = "Which execution history events are logged to CloudWatch Logs."
+  description = "Which execution history events are logged to CloudWatch Logs (Express executions have no other history, so not OFF with EXPRESS)."
   type        = string
   default     = "ERROR"
 
   validation {
     condition     = contains(["ALL", "ERROR", "FATAL", "OFF"], var.log_level)
     error_message = "log_level must be one of ALL, ERROR, FATAL, OFF."
+  }
+}
+
+variable "log_include_execution_data" {
+  description = "Log execution input and state output too. They hold message text (personal data): keep false unless you must."
+  type        = bool
+  default     = false
+  nullable    = false
+
+  validation {
+    condition     = var.log_include_execution_data != null
+    error_message = "log_include_execution_data must be true or false."
   }
 }
 

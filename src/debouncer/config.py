@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from debouncer.workflow import EXPRESS_MAX_SECONDS, WorkflowType, express_seconds_needed
+
 DAY = 86_400
 
 
@@ -23,6 +25,13 @@ class Settings(BaseSettings):
     )
     max_buffer_bytes: int = Field(default=192 * 1024, ge=1024, le=256 * 1024, description="early flush on size")
     flush_keywords: Annotated[tuple[str, ...], NoDecode] = ()
+
+    # The timer's workflow type (Terraform's workflow_type). An Express execution lives at most 5 minutes, so the
+    # window, one full-length attempt of each function (their timeouts: Terraform's lambda_timeout; locally, the
+    # emulated functions' limits) and every retry delay of the state machine must fit in it.
+    workflow_type: WorkflowType = "STANDARD"
+    process_message_timeout_seconds: int = Field(default=60, ge=1, le=900)
+    reply_timeout_seconds: int = Field(default=30, ge=1, le=900)
 
     # Where things live.
     aws_region: str = Field(default="us-east-1", alias="AWS_REGION")
@@ -93,4 +102,14 @@ class Settings(BaseSettings):
     def _check_window(self) -> Settings:
         if self.max_wait_seconds < self.debounce_seconds:
             raise ValueError("max_wait_seconds must be >= debounce_seconds")
+        if self.workflow_type == "EXPRESS":
+            needed = express_seconds_needed(
+                self.max_wait_seconds, self.process_message_timeout_seconds, self.reply_timeout_seconds
+            )
+            if needed > EXPRESS_MAX_SECONDS:
+                raise ValueError(
+                    f"WORKFLOW_TYPE=EXPRESS: one execution may need {needed} s (max_wait_seconds, "
+                    "process_message_timeout_seconds, reply_timeout_seconds, every retry delay of the state machine), "
+                    f"more than Express's {EXPRESS_MAX_SECONDS} s: shorten them, or use STANDARD"
+                )
         return self

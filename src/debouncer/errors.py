@@ -35,3 +35,11 @@ class PermanentError(DebouncerError):
 
 class ConfigurationError(DebouncerError):
     """Settings are missing or inconsistent."""
+
+
+class ReplyLeaseHeldError(RetryableError):
+    """Another run holds a turn's reply lease until `until` (epoch seconds): it is sending, or its lease lapses."""
+
+    def __init__(self, message: str, until: float) -> None:
+        super().__init__(message)
+        self.until = until

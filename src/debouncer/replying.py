@@ -6,8 +6,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from debouncer.burst import iso_second
+from debouncer.errors import ReplyLeaseHeldError
 from debouncer.ports import ChannelSender, MessageBuffer, OutboundMessage
 from debouncer.splitting import split_text
+
+# How often a run that found the reply lease held looks again (it waits in the state machine, not in a Lambda).
+LEASE_POLL_SECONDS = 5
 
 
 class Replier:
@@ -24,12 +29,23 @@ class Replier:
         self._clock = clock
 
     def reply(self, conversation_key: str, burst: int, token: str, *, claimed: bool) -> dict[str, Any]:
-        """Deliver the answer; returns {"delivered": False} when there is nothing (left) to send."""
+        """Deliver the answer; {"delivered": False} when there is nothing (left) to send.
+
+        "lease_held_until" (a whole-second UTC timestamp) is set when another run holds the lease: the state machine
+        waits until then and calls again, rather than sending alongside it or failing a burst that is being answered.
+        """
         if not claimed:
-            return {"delivered": False}
-        turn = self._buffer.acquire_reply(conversation_key, burst, token, self._clock())
+            return {"delivered": False, "lease_held_until": None}
+        try:
+            turn = self._buffer.acquire_reply(conversation_key, burst, token, self._clock())
+        except ReplyLeaseHeldError as held:
+            # Look again soon: the holder usually finishes long before its lease would lapse.
+            return {
+                "delivered": False,
+                "lease_held_until": iso_second(min(held.until, self._clock() + LEASE_POLL_SECONDS)),
+            }
         if turn is None or turn.answer is None or not turn.messages:
-            return {"delivered": False}
+            return {"delivered": False, "lease_held_until": None}
         sender = self._senders[turn.messages[0].channel]
         parts = split_text(turn.answer, sender.text_limit)
         for index in range(turn.parts_sent, len(parts)):
@@ -37,4 +53,4 @@ class Replier:
             self._buffer.record_delivery(
                 conversation_key, burst, token, index + 1, done=index + 1 == len(parts), now=self._clock()
             )
-        return {"delivered": True, "parts": len(parts)}
+        return {"delivered": True, "parts": len(parts), "lease_held_until": None}

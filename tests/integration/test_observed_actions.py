@@ -12,7 +12,7 @@ from pathlib import Path
 
 from debouncer.adapters.ai_echo import EchoAI
 from debouncer.errors import PermanentError
-from debouncer.ports import OutboundMessage
+from debouncer.ports import OutboundMessage, TextLimit
 from tests import builders
 from tests.conftest import RuntimeFactory, executions_settled, post, replies_to, wait_for
 
@@ -29,8 +29,7 @@ class HistoryEchoAI(EchoAI):
 class BlockedSender:
     """A channel that refuses permanently: the burst goes to the DLQ."""
 
-    def limit(self) -> int:
-        return 4096
+    text_limit = TextLimit(4096)
 
     def send(self, message: OutboundMessage) -> None:
         if message.recipient_id.startswith("blocked"):

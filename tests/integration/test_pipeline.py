@@ -7,11 +7,15 @@ import uuid
 from typing import Any
 
 import boto3
+import pytest
 
 from debouncer.adapters.ai_echo import EchoAI
 from debouncer.ports import AIRequest
 from tests import builders
 from tests.conftest import RuntimeFactory, executions_settled, post, replies_to, wait_for
+
+# Every case, on a Standard and on an Express state machine.
+pytestmark = pytest.mark.workflow_types()
 
 
 def _user() -> str:

@@ -304,7 +304,7 @@ def test_asl_is_rendered_from_the_repository_file() -> None:
     assert step_functions["source"] == "./modules/step_functions"
     assert step_functions["definition_path"] == "${path.module}/statemachines/debounce.asl.json"
     assert not list(REPO_ROOT.glob("modules/**/*.asl.json")), "a copy of the ASL file lives under modules/"
-    json.loads(ASL_FILE.read_text())
+    json.loads(_PLACEHOLDER.sub("0", ASL_FILE.read_text()))  # numeric placeholders stand bare
 
 
 # --- the one table key schema ----------------------------------------------------------------------------------------

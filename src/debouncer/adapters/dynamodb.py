@@ -7,13 +7,16 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from debouncer.burst import cap_deadline, concatenate, ordered, quiet_deadline
-from debouncer.errors import RetryableError
+from debouncer.errors import ReplyLeaseHeldError, RetryableError
 from debouncer.models import InboundMessage
 from debouncer.ports import AppendResult, HistoryEntry, Turn
 
 BUFFER_SK = "buffer"
 # A transaction holds at most 100 items: the buffer update, the turn, and up to 98 dedupe records.
 DEDUPE_IN_CLAIM = 98
+# Longer than one reply invocation can run (Terraform keeps lambda_timeout.reply below it): a lease only lapses once
+# its holder is certainly gone, and each retry of the holder renews it.
+REPLY_LEASE_SECONDS = 120
 THROTTLING = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -288,7 +291,10 @@ class DynamoDbStore:
         return None if item is None else _turn(conversation_key, item)
 
     def acquire_reply(self, conversation_key: str, burst: int, token: str, now: float) -> Turn | None:
-        """Take the reply lease of a turn; None when there is nothing (left) to send."""
+        """Take (or renew) the reply lease of a turn; None when there is nothing (left) to send.
+
+        Raises ReplyLeaseHeldError while another token holds a live lease.
+        """
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -300,7 +306,7 @@ class DynamoDbStore:
                 ),
                 ExpressionAttributeValues={
                     ":token": _s(token),
-                    ":expires": _n(int(now) + 120),
+                    ":expires": _n(int(now) + REPLY_LEASE_SECONDS),
                     ":now": _n(int(now)),
                 },
                 ReturnValues="ALL_NEW",
@@ -312,7 +318,9 @@ class DynamoDbStore:
             old = e.response.get("Item")
             if not old or "answer" not in old or "delivered_at" in old:
                 return None
-            raise RetryableError("another invocation is sending this reply") from e
+            # The lease can be taken once lease_expires < now, i.e. from the second after it.
+            until = int(old.get("lease_expires", {}).get("N", str(int(now)))) + 1
+            raise ReplyLeaseHeldError("another run is sending this reply", until=until) from e
         return _turn(conversation_key, response["Attributes"])
 
     def record_delivery(

@@ -12,7 +12,13 @@ from debouncer.errors import RetryableError
 
 
 class StepFunctionsTimer:
-    """Implements Timer. The execution name is deterministic, so a repeated start is a no-op."""
+    """Implements Timer, for either workflow type, with one deterministic execution name per burst.
+
+    Standard deduplicates by name: a repeated start (a retried call, a redelivered message) finds the first
+    execution, or ExecutionAlreadyExists once it ended. Express does not: every start, a retry of a call that did
+    reach AWS included, is an execution of its own. The burst's conditional claim lets exactly one of them answer;
+    the others end without replying (statemachines/debounce.asl.json, BurstAlreadyClaimed).
+    """
 
     def __init__(self, client: Any, state_machine_arn: str) -> None:
         self._client = client
@@ -30,6 +36,6 @@ class StepFunctionsTimer:
         except ClientError as e:
             code = e.response.get("Error", {}).get("Code", "")
             if code == "ExecutionAlreadyExists":
-                return  # started before, maybe already finished: the burst has its timer
+                return  # Standard only: started before, maybe already finished; the burst has its timer
             # Throttling or an outage: the webhook answers 503 and the channel's redelivery starts it again.
             raise RetryableError(f"StartExecution failed: {code}") from e

@@ -2,25 +2,42 @@
 
 moto is not thread-safe (concurrent UpdateItems lose list_append writes), so every emulated AWS request is
 serialized by one re-entrant lock, never held across a Lambda invoke: that call runs our handler and the AI.
+
+moto (5.2.5) records a state machine's type but runs every execution as Standard: StartExecution deduplicates by
+name, execution ARNs have the Standard form, no duration limit. For EXPRESS state machines this emulator does what AWS
+does instead: every StartExecution starts a new execution (names are not deduplicated) with an ARN of the form
+arn:aws:states:<region>:<account>:express:<state machine>:<name>:<uuid>; an execution still running after
+`express_time_limit` (300 s) times out; ListExecutions, DescribeExecution, GetExecutionHistory and StopExecution are
+refused to our functions (AWS refuses them for Express). At-least-once delivery is emulated on demand: `duplicate()`
+runs an execution once more under the same ARN, and `express_duplicates` does so for that share of executions.
 """
 
 from __future__ import annotations
 
+import copy
+import heapq
 import json
 import math
+import random
+import re
 import threading
 import time
 import traceback
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
+from moto.stepfunctions.models import StepFunctionBackend
+from moto.stepfunctions.parser.api import InvalidExecutionInput, StateMachineType
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
+from moto.stepfunctions.parser.backend.execution import Execution
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 Handler = Callable[[dict[str, Any], Any], Any]
 # A fault hook sees (caller, "service:Operation") before the request runs; a tuple it returns is the response.
@@ -29,6 +46,20 @@ Response = tuple[int, dict[str, str], str | bytes]
 
 _ORIGINAL_PROCESS_REQUEST = BotocoreStubber.process_request
 _ORIGINAL_WAIT_SECONDS = Timestamp._get_wait_seconds
+_ORIGINAL_START_EXECUTION = StepFunctionsParserBackend.start_execution
+_ORIGINAL_EXEC_ARN_FORMAT = StepFunctionBackend.accepted_exec_arn_format
+# Execution ARNs of both types, so the operator's own look-ups (tests, bench) still find Express executions.
+_EXEC_ARN_FORMAT = re.compile(r"arn:aws[a-zA-Z-]*:states:[-0-9a-zA-Z]+:(?P<account_id>\d{12}):(execution|express):.+")
+EXPRESS_TIME_LIMIT_SECONDS = 300.0
+# What AWS does not support for Express executions, so our functions must never depend on it.
+EXPRESS_UNSUPPORTED = {
+    "states:ListExecutions",
+    "states:DescribeExecution",
+    "states:GetExecutionHistory",
+    "states:StopExecution",
+    "states:DescribeStateMachineForExecution",
+    "states:RedriveExecution",
+}
 _active: Emulator | None = None
 
 
@@ -50,6 +81,20 @@ def _dispatch(stubber: BotocoreStubber, request: Any) -> Response | None:
     return emulator.handle(stubber, request)
 
 
+def _start_execution(
+    backend: StepFunctionsParserBackend,
+    state_machine_arn: str,
+    name: Any = None,
+    execution_input: Any = None,
+    trace_header: Any = None,
+) -> Execution:
+    emulator = _active
+    state_machine = backend.describe_state_machine(state_machine_arn)
+    if emulator is None or state_machine.type != StateMachineType.EXPRESS:
+        return _ORIGINAL_START_EXECUTION(backend, state_machine_arn, name, execution_input, trace_header)
+    return emulator.start_express(backend, state_machine, name, execution_input, trace_header)
+
+
 class LambdaContext:
     """The attributes Powertools reads from a Lambda context."""
 
@@ -64,6 +109,42 @@ class LambdaContext:
         return 60_000
 
 
+class _ExpressExecutions:
+    """Express executions and their deadlines; one watchdog thread times out those that outlive the limit."""
+
+    def __init__(self) -> None:
+        self.deadlines: list[tuple[float, int, Execution]] = []
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+        self._sequence = 0
+
+    def track(self, execution: Execution, limit: float) -> None:
+        with self.lock:
+            self._sequence += 1
+            heapq.heappush(self.deadlines, (time.monotonic() + limit, self._sequence, execution))
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._watch, name="express-time-limit", daemon=True)
+                self.thread.start()
+
+    def _watch(self) -> None:
+        while not self.stopped.wait(0.25):
+            now = time.monotonic()
+            expired: list[Execution] = []
+            with self.lock:
+                while self.deadlines and self.deadlines[0][0] <= now:
+                    expired.append(heapq.heappop(self.deadlines)[2])
+            for execution in expired:
+                worker = execution.exec_worker
+                if worker is not None and worker.env is not None and execution.status == "RUNNING":
+                    worker.env.set_timed_out()  # the execution ends TIMED_OUT; a Lambda it invoked runs on
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+
 class Emulator:
     """Starts moto, serializes it, dispatches Lambda invokes, and counts every AWS call by caller."""
 
@@ -75,6 +156,12 @@ class Emulator:
         self.faults: list[FaultHook] = []
         self._caller = threading.local()
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self.express_time_limit = EXPRESS_TIME_LIMIT_SECONDS
+        # Share of Express executions run a second time under the same ARN, after a delay drawn from the range.
+        self.express_duplicates = 0.0
+        self.express_duplicate_delay = (0.0, 1.0)
+        self._express = _ExpressExecutions()
+        self._random = random.Random()  # noqa: S311 - chaos, not secrets
 
     def start(self) -> Emulator:
         """Patch moto and start mocking; one emulator per process at a time."""
@@ -84,6 +171,8 @@ class Emulator:
         self._mock.start()
         BotocoreStubber.process_request = _dispatch  # type: ignore[method-assign,assignment]
         Timestamp._get_wait_seconds = _wait_seconds_rounded_up  # type: ignore[method-assign]
+        StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign,assignment]
+        StepFunctionBackend.accepted_exec_arn_format = _EXEC_ARN_FORMAT
         _active = self
         return self
 
@@ -91,9 +180,109 @@ class Emulator:
         """Undo the patches and stop mocking."""
         global _active
         _active = None
+        self._express.stop()
         BotocoreStubber.process_request = _ORIGINAL_PROCESS_REQUEST  # type: ignore[method-assign]
         Timestamp._get_wait_seconds = _ORIGINAL_WAIT_SECONDS  # type: ignore[method-assign]
+        StepFunctionsParserBackend.start_execution = _ORIGINAL_START_EXECUTION  # type: ignore[method-assign]
+        StepFunctionBackend.accepted_exec_arn_format = _ORIGINAL_EXEC_ARN_FORMAT
         self._mock.stop()
+
+    def start_express(
+        self,
+        backend: StepFunctionsParserBackend,
+        state_machine: Any,
+        name: str | None,
+        execution_input: str | None,
+        trace_header: str | None,
+    ) -> Execution:
+        """StartExecution on an Express state machine: always a new execution, under an ARN of its own."""
+        if name:
+            backend._validate_name(name)
+        name = name or str(uuid.uuid4())
+        arn = (
+            f"arn:{backend.partition}:states:{backend.region_name}:{backend.account_id}:express:"
+            f"{state_machine.name}:{name}:{uuid.uuid4()}"
+        )
+        execution = self._run_express(backend, state_machine, name, arn, execution_input or "{}", trace_header)
+        if self.express_duplicates and self._random.random() < self.express_duplicates:
+            delay = self._random.uniform(*self.express_duplicate_delay)
+            timer = threading.Timer(delay, self._duplicate_quietly, args=(arn,))
+            timer.daemon = True
+            timer.start()
+        return execution
+
+    def duplicate(self, execution_arn: str) -> None:
+        """Run an Express execution once more, same ARN and input: the at-least-once delivery AWS allows."""
+        with self.lock:
+            for backend, state_machine, execution in self._executions():
+                if execution.exec_arn == execution_arn:
+                    if state_machine.type != StateMachineType.EXPRESS:
+                        raise ValueError(f"only Express executions run more than once: {execution_arn}")
+                    self._run_express(
+                        backend,
+                        state_machine,
+                        execution.name,
+                        execution_arn,
+                        execution.execution_input,
+                        execution.trace_header,
+                    )
+                    return
+        raise KeyError(execution_arn)
+
+    def _duplicate_quietly(self, execution_arn: str) -> None:
+        if _active is self:
+            with suppress(KeyError):  # the emulator was reset in between: nothing left to duplicate
+                self.duplicate(execution_arn)
+
+    def _run_express(
+        self,
+        backend: StepFunctionsParserBackend,
+        state_machine: Any,
+        name: str,
+        arn: str,
+        execution_input: str,
+        trace_header: str | None,
+    ) -> Execution:
+        try:
+            json.loads(execution_input)
+        except ValueError as e:
+            raise InvalidExecutionInput(str(e)) from e
+        # As moto does: a snapshot of the definition, without the live executions (threads and locks) it holds.
+        clone = copy.deepcopy(state_machine, {id(state_machine.executions): [], id(state_machine.backend): backend})
+        clone.sm_type = StateMachineType.EXPRESS
+        execution = Execution(
+            name=name,
+            sm_type=StateMachineType.EXPRESS,
+            role_arn=clone.roleArn,
+            exec_arn=arn,
+            account_id=backend.account_id,
+            region_name=backend.region_name,
+            state_machine=clone,
+            start_date=datetime.now(UTC),
+            cloud_watch_logging_session=None,
+            activity_store={},
+            input_data=execution_input,
+            trace_header=trace_header,
+        )
+        state_machine.executions.append(execution)
+        execution.start()
+        self._express.track(execution, self.express_time_limit)
+        return execution
+
+    def _executions(self) -> Iterator[tuple[StepFunctionsParserBackend, Any, Any]]:
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        for account in list(stepfunctions_parser_backends):
+            for region in list(stepfunctions_parser_backends[account]):
+                backend = stepfunctions_parser_backends[account][region]
+                for state_machine in list(backend.state_machines):
+                    for execution in list(state_machine.executions):
+                        yield backend, state_machine, execution
+
+    def executions(self, state_machine_arn: str) -> list[Execution]:
+        """Every execution of a state machine, duplicates included (moto's own records: any workflow type)."""
+        with self.lock:
+            return [e for _, sm, e in self._executions() if sm.arn == state_machine_arn]
 
     @property
     def caller(self) -> str:
@@ -130,8 +319,27 @@ class Emulator:
                 return injected
         if action == "lambda:InvokeFunction":
             return self._invoke_from_url(request.url, request.body)
+        if action in EXPRESS_UNSUPPORTED and caller in self.functions and self._names_express(request.body):
+            message = f"{action.split(':', 1)[1]} is not supported by EXPRESS state machines"
+            return 400, {}, json.dumps({"__type": "ValidationException", "message": message})
         with self.lock:
             return _ORIGINAL_PROCESS_REQUEST(stubber, request)
+
+    def _names_express(self, body: bytes | str | None) -> bool:
+        """Whether a Step Functions request names an Express execution or state machine."""
+        params = json.loads(body or b"{}")
+        arn = str(params.get("executionArn") or params.get("stateMachineArn") or "")
+        if ":express:" in arn:
+            return True
+        with self.lock:
+            from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+            for account in list(stepfunctions_parser_backends):
+                for region in list(stepfunctions_parser_backends[account]):
+                    for state_machine in stepfunctions_parser_backends[account][region].state_machines:
+                        if state_machine.arn == arn:
+                            return bool(state_machine.type == StateMachineType.EXPRESS)
+        return False
 
     def _invoke_from_url(self, url: str, body: bytes | str | None) -> Response:
         function = unquote(url.split("/functions/", 1)[1].split("/", 1)[0]).rsplit(":", 1)[-1]

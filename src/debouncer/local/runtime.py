@@ -9,6 +9,7 @@ import os
 import time
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,8 +18,10 @@ from urllib.parse import parse_qsl
 import boto3
 
 from debouncer.adapters.outbox import LOCAL_OUTBOX
+from debouncer.config import Settings
 from debouncer.local.emulator import Emulator
 from debouncer.statemachine import render_file
+from debouncer.workflow import WORKFLOW_TYPES, WorkflowType
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 REGION = "us-east-1"
@@ -41,6 +44,12 @@ _LOCAL_ENV = {
     "POWERTOOLS_SERVICE_NAME": "chat-debouncer",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
+
+
+def workflow_template_values(workflow_type: WorkflowType) -> dict[str, str]:
+    """The placeholders of the definition that depend on the workflow type (statemachines/workflow_types.json)."""
+    types = json.loads((PROJECT_ROOT / "statemachines" / "workflow_types.json").read_text())
+    return {key: str(value) for key, value in types[workflow_type]["template"].items()}
 
 
 def _load_handler(name: str) -> ModuleType:
@@ -71,7 +80,12 @@ def create_table(dynamodb: Any, table_name: str) -> None:
 
 
 class LocalRuntime:
-    """Creates the resources, loads the three handlers, and serves API Gateway v2 events to post_message."""
+    """Creates the resources, loads the three handlers, and serves API Gateway v2 events to post_message.
+
+    WORKFLOW_TYPE (STANDARD or EXPRESS, from `environment` or else the process environment) picks the state
+    machine's type; the emulator gives EXPRESS Express's semantics (see debouncer.local.emulator).
+    EXPRESS_DUPLICATE_RATE (0 to 1, EXPRESS only) runs that share of executions twice, as at-least-once delivery may.
+    """
 
     def __init__(self, environment: Mapping[str, str] | None = None, name: str = "chat-debouncer") -> None:
         self.name = name
@@ -82,15 +96,22 @@ class LocalRuntime:
         self.table_name = name
         self.queue_url = ""
         self.state_machine_arn = ""
+        self.workflow_type: WorkflowType = "STANDARD"
         self._saved_environ: dict[str, str] = {}
 
     def start(self) -> LocalRuntime:
-        """Start the emulator, create table/queue/state machine, import the handlers."""
+        """Check the settings, start the emulator, create table/queue/state machine, import the handlers."""
         self._saved_environ = dict(os.environ)
         self.outbox.clear()
         for key, value in {**_LOCAL_ENV, **DEV_DEFAULTS}.items():
             os.environ.setdefault(key, value)
         os.environ.update(self._environment)
+        try:
+            self._configure()
+        except Exception:
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
+            raise
         self.emulator.start()
         with self.emulator.running_as("setup"):
             self._create_resources()
@@ -114,6 +135,18 @@ class LocalRuntime:
         os.environ.clear()
         os.environ.update(self._saved_environ)
 
+    def _configure(self) -> None:
+        """Refuse what AWS would refuse (an Express window that cannot fit 5 minutes) before anything starts."""
+        workflow_type = os.environ.get("WORKFLOW_TYPE", "STANDARD").upper()
+        if workflow_type not in WORKFLOW_TYPES:
+            raise ValueError(f"WORKFLOW_TYPE must be one of {', '.join(WORKFLOW_TYPES)}, not {workflow_type!r}")
+        os.environ["WORKFLOW_TYPE"] = workflow_type
+        self.workflow_type = Settings().workflow_type
+        rate = float(os.environ.get("EXPRESS_DUPLICATE_RATE", "0"))
+        if not 0 <= rate <= 1:
+            raise ValueError(f"EXPRESS_DUPLICATE_RATE must be between 0 and 1, not {rate}")
+        self.emulator.express_duplicates = rate
+
     def _create_resources(self) -> None:
         create_table(boto3.client("dynamodb", region_name=REGION), self.table_name)
         sqs = boto3.client("sqs", region_name=REGION)
@@ -125,6 +158,7 @@ class LocalRuntime:
                 "process_message_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:process_message",
                 "reply_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:reply",
                 "dead_letter_queue_url": self.queue_url,
+                **workflow_template_values(self.workflow_type),
             },
         )
         sfn = boto3.client("stepfunctions", region_name=REGION)
@@ -132,7 +166,7 @@ class LocalRuntime:
             name=f"{self.name}-debounce",
             definition=definition,
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/{self.name}-sfn",
-            type="STANDARD",
+            type=self.workflow_type,
         )["stateMachineArn"]
 
     def http(
@@ -145,14 +179,32 @@ class LocalRuntime:
         raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
         return int(response["statusCode"]), dict(response.get("headers") or {}), raw
 
+    def executions(self) -> list[dict[str, Any]]:
+        """Every execution of the state machine, oldest first: {arn, name, status, input}; Express duplicates too.
+
+        Read from the emulator, not the Step Functions API: AWS lists no Express execution.
+        """
+        found = self.emulator.executions(self.state_machine_arn)
+        return [
+            {"arn": e.exec_arn, "name": e.name, "status": e.status, "input": json.loads(e.execution_input)}
+            for e in sorted(found, key=lambda e: e.start_date)
+        ]
+
+    def executions_settled(self) -> bool:
+        """True once no execution of the state machine is still running."""
+        return all(e["status"] != "RUNNING" for e in self.executions())
+
+    def duplicate_execution(self, execution_arn: str) -> None:
+        """Run an Express execution once more under the same ARN, as at-least-once delivery may."""
+        self.emulator.duplicate(execution_arn)
+
     def stop_executions(self) -> None:
         """Stop every running execution (a test's waiting bursts must not outlive it)."""
-        with self.emulator.running_as("operator"):
-            sfn = boto3.client("stepfunctions", region_name=REGION)
-            running = sfn.list_executions(stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")
-            for execution in running["executions"]:
+        stopped = datetime.now(UTC)
+        for execution in self.emulator.executions(self.state_machine_arn):
+            if execution.status == "RUNNING":
                 try:
-                    sfn.stop_execution(executionArn=execution["executionArn"])
+                    execution.stop(stop_date=stopped, error=None, cause=None)
                 except Exception:  # noqa: S112 - moto cannot stop an execution still starting; it ends with the emulator
                     continue
 
