@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 
+from pydantic import ValidationError
+
 from debouncer.config import Settings
 
 
@@ -18,12 +20,16 @@ def serve(host: str, port: int) -> int:
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"refusing to listen on {host}: the local runtime only serves loopback", file=sys.stderr)
         return 2
+    try:
+        settings = Settings()
+    except ValidationError as error:  # a clear refusal, not a traceback
+        print(f"invalid settings: {error}", file=sys.stderr)
+        return 2
     runtime = LocalRuntime().start()
-    settings = Settings()
     server = LocalServer(runtime, host, port)
     print(
         f"chat-debouncer serving on http://{host}:{port} "
-        f"(debounce {settings.debounce_seconds}s, max wait {settings.max_wait_seconds}s, "
+        f"({settings.workflow_type}, debounce {settings.debounce_seconds}s, max wait {settings.max_wait_seconds}s, "
         f"max messages {settings.max_messages}, AI {settings.ai_provider}); Ctrl-C to stop",
         flush=True,
     )
