@@ -57,8 +57,8 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -q tests/e2e
 
-bench: $(STAMP) ## print measured figures (AWS calls per message, reply lateness) from the local runtime
-	$(BIN)/python -m bench.pipeline_counts
+bench: $(STAMP) ## one table of measured figures vs the naive design (calls, capacity, transitions, cost, latency, imports); also build/bench.json
+	$(BIN)/python -m bench
 
 clean: ## remove the venv and build outputs
 	rm -rf $(VENV) $(CHECKOV_VENV) build .cache .pytest_cache .mypy_cache .ruff_cache
