@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from debouncer.burst import is_flush_keyword, ordered, should_flush
+from debouncer.burst import is_flush_keyword, iso_second, ordered, should_flush
 from debouncer.models import InboundMessage
 from debouncer.ports import MessageBuffer, Timer
 
@@ -43,22 +43,25 @@ class Ingest:
         """Buffer each message; raises RetryableError when a retry (the channel's redelivery) can succeed."""
         accepted = duplicates = 0
         for message in ordered(messages):
-            result = self._buffer.append(message, self._clock())
+            now = self._clock()
+            result = self._buffer.append(message, now)
+            # The execution sleeps until the burst could be due before its first read; a flush looks at once.
+            due, at_once = result.quiet_deadline or iso_second(now), iso_second(now)
             keyword = is_flush_keyword(message, self._keywords)
             if result.duplicate:
                 flush = keyword or should_flush(result.count, result.size, self._max_messages, self._max_bytes)
                 duplicates += 1
                 # A redelivery of a message still in the open burst: its first delivery may have failed between
                 # the buffer write and StartExecution. Starting again is idempotent, so the burst always has a timer.
-                self._timer.start(message.conversation_key, result.burst)
+                self._timer.start(message.conversation_key, result.burst, wake_at=due)
                 if flush:
-                    self._timer.start(message.conversation_key, result.burst, flush=True)
+                    self._timer.start(message.conversation_key, result.burst, wake_at=at_once, flush=True)
                 continue
             accepted += 1
             # Only the message that crosses max_messages flushes; later arrivals ride along with that flush.
             flush = keyword or result.count == self._max_messages or result.size >= self._max_bytes
             if result.count == 1:
-                self._timer.start(message.conversation_key, result.burst)
+                self._timer.start(message.conversation_key, result.burst, wake_at=due)
             if flush:
-                self._timer.start(message.conversation_key, result.burst, flush=True)
+                self._timer.start(message.conversation_key, result.burst, wake_at=at_once, flush=True)
         return IngestResult(accepted=accepted, duplicates=duplicates)

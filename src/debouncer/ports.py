@@ -16,6 +16,7 @@ class AppendResult:
     count: int
     size: int
     duplicate: bool = False
+    quiet_deadline: str | None = None  # when the open burst is due if nothing follows it
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,9 @@ class MessageBuffer(Protocol):
 class Timer(Protocol):
     """Starts the one execution of a burst (or its early flush). Idempotent per (conversation, burst, flush)."""
 
-    def start(self, conversation_key: str, burst: int, *, flush: bool = False) -> None: ...
+    def start(self, conversation_key: str, burst: int, *, wake_at: str, flush: bool = False) -> None:
+        """`wake_at`: the first time worth looking at the buffer (the burst's quiet deadline; now for a flush)."""
+        ...
 
 
 @dataclass(frozen=True)

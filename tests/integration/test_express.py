@@ -148,7 +148,8 @@ def test_an_execution_started_twice_for_one_burst_answers_once(
 
     # WHEN the burst's timer starts again while it waits (a retried StartExecution, a redelivered first message)
     with runtime.emulator.running_as("post_message"):
-        StepFunctionsTimer(boto3.client("stepfunctions", region_name=REGION), runtime.state_machine_arn).start(key, 1)
+        timer = StepFunctionsTimer(boto3.client("stepfunctions", region_name=REGION), runtime.state_machine_arn)
+        timer.start(key, 1, wake_at="2026-01-01T00:00:00Z")  # due at once: the duplicate reads the open burst
 
     # THEN Standard deduplicated the start by name; Express ran a second execution, which found the burst claimed
     turn = _answered_once(runtime, user, ids)
@@ -169,7 +170,7 @@ def test_a_new_execution_for_an_answered_burst_sends_nothing(start_runtime: Runt
     # WHEN the answered burst's timer is started once more
     with runtime.emulator.running_as("post_message"):
         timer = StepFunctionsTimer(boto3.client("stepfunctions", region_name=REGION), runtime.state_machine_arn)
-        timer.start(_key(runtime, user), 1)
+        timer.start(_key(runtime, user), 1, wake_at="2026-01-01T00:00:00Z")
 
     # THEN Standard refused the reused name (ExecutionAlreadyExists: success); Express's new execution ended quietly
     time.sleep(0.5)

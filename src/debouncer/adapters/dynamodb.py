@@ -127,11 +127,15 @@ class DynamoDbStore:
                     count=int(old["msg_count"]["N"]),
                     size=int(old["size_bytes"]["N"]),
                     duplicate=True,
+                    quiet_deadline=old.get("quiet_deadline", {}).get("S"),
                 )
             raise _retryable(e, "append") from e
         new = response["Attributes"]
         return AppendResult(
-            burst=int(new["burst"]["N"]), count=int(new["msg_count"]["N"]), size=int(new["size_bytes"]["N"])
+            burst=int(new["burst"]["N"]),
+            count=int(new["msg_count"]["N"]),
+            size=int(new["size_bytes"]["N"]),
+            quiet_deadline=new["quiet_deadline"]["S"],
         )
 
     def claim(self, conversation_key: str, burst: int, claimer: str, now: float) -> Turn | None:

@@ -24,9 +24,9 @@ class StepFunctionsTimer:
         self._client = client
         self._arn = state_machine_arn
 
-    def start(self, conversation_key: str, burst: int, *, flush: bool = False) -> None:
+    def start(self, conversation_key: str, burst: int, *, wake_at: str, flush: bool = False) -> None:
         """Start (or find already started) the execution for this burst."""
-        payload = {"conversation_key": conversation_key, "burst": str(burst), "flush": flush}
+        payload = {"conversation_key": conversation_key, "burst": str(burst), "flush": flush, "wake_at": wake_at}
         try:
             self._client.start_execution(
                 stateMachineArn=self._arn,
