@@ -391,8 +391,8 @@ variable "lambda_timeout" {
   description = "Timeout in seconds of each function (process_message waits for the AI)."
   type = object({
     post_message    = optional(number, 10)
-    process_message = optional(number, 120)
-    reply           = optional(number, 60)
+    process_message = optional(number, 60)
+    reply           = optional(number, 30)
   })
   default  = {}
   nullable = false
@@ -497,7 +497,7 @@ variable "state_machine_log_level" {
 variable "workflow_type" {
   description = "Step Functions workflow type of the debounce timer. STANDARD: exactly once, billed per state transition. EXPRESS: billed per execution and duration (a fraction of the cost), at least once (duplicates are absorbed by the burst's conditional claim), at most 5 minutes: max_wait_seconds, lambda_timeout.process_message, lambda_timeout.reply and the retry delays must fit (a precondition checks)."
   type        = string
-  default     = "STANDARD"
+  default     = "EXPRESS"
 
   validation {
     condition     = contains(["STANDARD", "EXPRESS"], var.workflow_type)

@@ -45,8 +45,10 @@ class Ingest:
         for message in ordered(messages):
             now = self._clock()
             result = self._buffer.append(message, now)
-            # The execution sleeps until the burst could be due before its first read; a flush looks at once.
-            due, at_once = result.quiet_deadline or iso_second(now), iso_second(now)
+            # The execution sleeps until the burst could be due before its first read; a flush looks at once
+            # (a whole second that has already begun: iso_second rounds up).
+            at_once = iso_second(now - 1)
+            due = result.quiet_deadline or at_once
             keyword = is_flush_keyword(message, self._keywords)
             if result.duplicate:
                 flush = keyword or should_flush(result.count, result.size, self._max_messages, self._max_bytes)
