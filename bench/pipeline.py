@@ -113,7 +113,12 @@ def run(
     progress: Callable[[str], None] = print,
 ) -> PipelineRun:
     """Send every burst, wait (bounded) until each is answered and every execution ended, then collect."""
-    environment = {"DEBOUNCE_SECONDS": str(debounce_seconds), "MAX_WAIT_SECONDS": str(max_wait_seconds)}
+    # Standard, so every execution's history can be read for its transitions; Express runs the same definition.
+    environment = {
+        "DEBOUNCE_SECONDS": str(debounce_seconds),
+        "MAX_WAIT_SECONDS": str(max_wait_seconds),
+        "WORKFLOW_TYPE": "STANDARD",
+    }
     runtime = LocalRuntime(environment, name=f"bench-{uuid.uuid4().hex[:6]}").start()
     try:
         naive = NaiveDesign(runtime).install()

@@ -35,7 +35,13 @@ from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.parser.api import InvalidExecutionInput, StateMachineType
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_dynamodb,
+    state_task_service_sqs,
+)
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
+from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
@@ -47,6 +53,10 @@ Response = tuple[int, dict[str, str], str | bytes]
 _ORIGINAL_PROCESS_REQUEST = BotocoreStubber.process_request
 _ORIGINAL_WAIT_SECONDS = Timestamp._get_wait_seconds
 _ORIGINAL_START_EXECUTION = StepFunctionsParserBackend.start_execution
+# moto builds a new boto3 client for every SDK task a state runs (tens of ms, under the emulator's lock when a
+# burst opens); the modules whose tasks our definition uses get one client per (region, service) instead.
+_TASK_CLIENT_MODULES = (lambda_eval_utils, state_task_service_dynamodb, state_task_service_sqs)
+_ORIGINAL_BOTO_CLIENT_FOR = boto_client.boto_client_for
 _ORIGINAL_EXEC_ARN_FORMAT = StepFunctionBackend.accepted_exec_arn_format
 # Execution ARNs of both types, so the operator's own look-ups (tests, bench) still find Express executions.
 _EXEC_ARN_FORMAT = re.compile(r"arn:aws[a-zA-Z-]*:states:[-0-9a-zA-Z]+:(?P<account_id>\d{12}):(execution|express):.+")
@@ -173,6 +183,19 @@ class Emulator:
         Timestamp._get_wait_seconds = _wait_seconds_rounded_up  # type: ignore[method-assign]
         StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign,assignment]
         StepFunctionBackend.accepted_exec_arn_format = _EXEC_ARN_FORMAT
+        clients: dict[tuple[str, str], Any] = {}
+        clients_lock = threading.Lock()
+
+        def task_client(region: str, service: str, state_credentials: Any = None) -> Any:
+            if state_credentials is not None:  # a role to assume: not cacheable, and not used by our definition
+                return _ORIGINAL_BOTO_CLIENT_FOR(region, service, state_credentials)
+            with clients_lock:
+                if (region, service) not in clients:
+                    clients[(region, service)] = _ORIGINAL_BOTO_CLIENT_FOR(region, service)
+                return clients[(region, service)]
+
+        for module in _TASK_CLIENT_MODULES:
+            module.boto_client_for = task_client  # type: ignore[attr-defined]
         _active = self
         return self
 
@@ -185,6 +208,8 @@ class Emulator:
         Timestamp._get_wait_seconds = _ORIGINAL_WAIT_SECONDS  # type: ignore[method-assign]
         StepFunctionsParserBackend.start_execution = _ORIGINAL_START_EXECUTION  # type: ignore[method-assign]
         StepFunctionBackend.accepted_exec_arn_format = _ORIGINAL_EXEC_ARN_FORMAT
+        for module in _TASK_CLIENT_MODULES:
+            module.boto_client_for = _ORIGINAL_BOTO_CLIENT_FOR  # type: ignore[attr-defined]
         self._mock.stop()
 
     def start_express(
