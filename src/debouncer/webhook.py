@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,12 @@ from debouncer.models import InboundMessage
 
 logger = Logger(child=True)
 
+# What one POST may add to one conversation's buffer item: each message's stored document plus its id in the
+# dedupe set. Half of DynamoDB's 400 KB item, so it fits next to a buffer just short of the default flush size, and
+# always into the emptied buffer a redelivery meets after the flush. A bigger POST could overflow the item on every
+# redelivery (cross-burst duplicates are only dropped at the claim): the sender's mistake, a 413 rather than a 503.
+MAX_POST_BYTES_PER_CONVERSATION = 192 * 1024
+
 
 # The client's mistakes: 4xx, so the channel does not redeliver them.
 CLIENT_ERRORS: dict[type[DebouncerError], int] = {
@@ -40,6 +47,20 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return Response(status, content_types.APPLICATION_JSON, json.dumps({"error": message}), headers=headers)
 
 
+def _check_fits_one_item(messages: list[InboundMessage]) -> None:
+    added: dict[str, int] = {}
+    for message in messages:
+        # Measured as the DynamoDB adapter stores a message: its JSON document, and its id in the set.
+        size = len(message.model_dump_json(exclude_defaults=True).encode()) + len(message.message_id.encode())
+        added[message.conversation_key] = added.get(message.conversation_key, 0) + size
+    largest = max(added.values(), default=0)
+    if largest > MAX_POST_BYTES_PER_CONVERSATION:
+        raise PayloadTooLargeError(
+            f"one conversation's messages take {largest} bytes stored, "
+            f"over the limit of {MAX_POST_BYTES_PER_CONVERSATION} per request"
+        )
+
+
 def build_app(ingest: Ingest, secrets: Secrets, settings: Settings) -> APIGatewayHttpResolver:
     """Routes: GET/POST /webhook/{whatsapp,instagram}, POST /webhook/{telegram,generic}, GET /health."""
     app = APIGatewayHttpResolver()
@@ -47,7 +68,10 @@ def build_app(ingest: Ingest, secrets: Secrets, settings: Settings) -> APIGatewa
     def raw_body() -> bytes:
         event = app.current_event
         body = event.body or ""
-        raw = base64.b64decode(body) if event.is_base64_encoded else body.encode()
+        try:
+            raw = base64.b64decode(body) if event.is_base64_encoded else body.encode()
+        except binascii.Error as e:
+            raise InvalidPayloadError("body is flagged base64 but is not valid base64") from e
         if len(raw) > settings.max_body_bytes:
             raise PayloadTooLargeError(f"body of {len(raw)} bytes is over the {settings.max_body_bytes} byte limit")
         return raw
@@ -61,6 +85,9 @@ def build_app(ingest: Ingest, secrets: Secrets, settings: Settings) -> APIGatewa
             payload = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as e:
             raise InvalidPayloadError(f"body is not valid JSON: {e}") from e
+        except RecursionError as e:
+            # The parser recurses once per nesting level: 100,000 "[" fit in the body limit but not in the stack.
+            raise InvalidPayloadError("body is nested too deeply") from e
         if not isinstance(payload, dict):
             raise InvalidPayloadError("body must be a JSON object")
         return payload
@@ -116,6 +143,7 @@ def build_app(ingest: Ingest, secrets: Secrets, settings: Settings) -> APIGatewa
         if receiver is None:
             return _error(404, f"unknown channel '{channel}'")
         messages = receiver()
+        _check_fits_one_item(messages)
         result = ingest.accept(messages)
         for message in messages:
             logger.info("message buffered", conversation_key=message.conversation_key, message_id=message.message_id)
@@ -123,6 +151,8 @@ def build_app(ingest: Ingest, secrets: Secrets, settings: Settings) -> APIGatewa
 
     @app.route("/webhook/<channel>", method=["PUT", "PATCH", "DELETE"])
     def wrong_method(channel: str) -> Response[str]:
+        if channel not in receivers:
+            return _error(404, f"unknown channel '{channel}'")
         return _error(405, f"method {app.current_event.http_method} is not allowed on /webhook/{channel}")
 
     def client_or_server_error(e: DebouncerError) -> Response[str]:

@@ -96,3 +96,12 @@ def test_nan_timestamp_from_a_lenient_json_parser_is_rejected() -> None:
 def test_schema_failures_name_the_field(payload: dict[str, Any], where: str) -> None:
     with pytest.raises(InvalidPayloadError, match=f"^generic payload: {re.escape(where)}:"):
         generic.normalize(payload)
+
+
+def test_message_id_the_schema_allows_but_its_dedupe_key_cannot_hold_is_rejected() -> None:
+    # 256 characters pass the schema, but 256 emoji are 1024 UTF-8 bytes: with its "msg#" prefix the dedupe record's
+    # sort key would pass DynamoDB's 1024-byte limit, and the burst would fail after being accepted.
+    with pytest.raises(InvalidPayloadError, match="message_id is over 1000 bytes"):
+        generic.normalize(body(message_id="\U0001f600" * 256), now_ms=0)
+    [msg] = generic.normalize(body(message_id="\U0001f600" * 250), now_ms=0)
+    assert msg.message_id == "\U0001f600" * 250

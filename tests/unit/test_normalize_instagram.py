@@ -177,3 +177,10 @@ def test_messages_from_several_entries_keep_their_accounts() -> None:
 def test_schema_failures_name_the_field(payload: dict[str, Any], where: str) -> None:
     with pytest.raises(InvalidPayloadError, match=f"^instagram payload: {re.escape(where)}:"):
         instagram.normalize(payload)
+
+
+def test_lone_surrogate_in_an_attachment_type_is_a_bad_payload_not_a_crash() -> None:
+    # Found by the webhook fuzzer: the kind is a plain str field, so "\ud800" failed only in the serializer (500).
+    attachment = {"type": "image\ud800", "payload": {"url": "https://x/1"}}
+    with pytest.raises(InvalidPayloadError, match="lone surrogate"):
+        instagram.normalize(notification(event(message={"mid": "m.1", "attachments": [attachment]})))

@@ -291,3 +291,18 @@ def test_sender_must_say_whether_it_is_a_bot() -> None:
     del payload["message"]["from"]["is_bot"]
     with pytest.raises(InvalidPayloadError, match=r"\$\.message\.from\.is_bot: is required"):
         telegram.normalize(payload, BOT)
+
+
+# Found by the webhook fuzzer (tests/fuzz): a 500 and a 503 for the client's mistake.
+
+
+def test_lone_surrogate_in_a_file_id_is_a_bad_payload_not_a_crash() -> None:
+    with pytest.raises(InvalidPayloadError, match="lone surrogate"):
+        telegram.normalize(update(document={"file_id": "BQAC\ud800"}), BOT)
+
+
+def test_chat_id_too_long_for_a_dynamodb_key_is_a_bad_payload() -> None:
+    payload = update(text="x")
+    payload["message"]["chat"]["id"] = 10**2100  # JSON integers have no size limit; the partition key has 2048 bytes
+    with pytest.raises(InvalidPayloadError, match="conversation_key is over 2048 bytes"):
+        telegram.normalize(payload, BOT)

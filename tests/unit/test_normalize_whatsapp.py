@@ -329,3 +329,42 @@ def test_schema_failures_name_the_field(path: list[str | int], value: Any, where
     with pytest.raises(InvalidPayloadError) as caught:
         whatsapp.normalize(_set(path, value))
     assert f"whatsapp payload: {where}:" in str(caught.value)
+
+
+# Found by the webhook fuzzer (tests/fuzz): each was a 5xx, or a message accepted that could never be stored.
+
+
+def test_lone_surrogate_in_a_media_id_is_a_bad_payload_not_a_crash() -> None:
+    # json.loads turns the escape "\ud800" into a lone surrogate; only str fields with a length limit rejected it,
+    # so it reached DynamoDB's serializer and the webhook answered 500.
+    lone = with_messages(message("image", image={"id": "\ud800", "mime_type": "image/jpeg"}))
+    with pytest.raises(InvalidPayloadError, match="lone surrogate"):
+        whatsapp.normalize(lone)
+
+
+@pytest.mark.parametrize("field", ["type", "context"])
+def test_lone_surrogate_in_kind_or_reply_to_is_a_bad_payload(field: str) -> None:
+    msg = message("text", text={"body": "hi"})
+    if field == "type":
+        msg |= {"type": "order\udfff", "order\udfff": {}}
+    else:
+        msg["context"] = {"id": "wamid.\ud83d"}
+    with pytest.raises(InvalidPayloadError, match="lone surrogate"):
+        whatsapp.normalize(with_messages(msg))
+
+
+def test_sender_too_long_for_a_dynamodb_key_is_a_bad_payload_not_a_retry() -> None:
+    # The conversation key is the partition key (2048 bytes at most): DynamoDB refused the write and the webhook
+    # answered 503, so WhatsApp would have redelivered for a week.
+    long_sender = "1" * 2100
+    with pytest.raises(InvalidPayloadError, match="conversation_key is over 2048 bytes"):
+        whatsapp.normalize(with_messages(message("text", text={"body": "hi"}) | {"from": long_sender}))
+
+
+def test_message_id_too_long_for_its_dedupe_record_is_a_bad_payload() -> None:
+    # Accepted before, then the claim's "msg#<id>" sort key (1024 bytes at most) failed and the burst went to the DLQ.
+    long_id = "wamid." + "é" * 500
+    with pytest.raises(InvalidPayloadError, match="message_id is over 1000 bytes"):
+        whatsapp.normalize(with_messages(message("text", text={"body": "hi"}) | {"id": long_id}))
+    [ok] = whatsapp.normalize(with_messages(message("text", text={"body": "hi"}) | {"id": "w" * 1000}))
+    assert len(ok.message_id) == 1000
