@@ -295,11 +295,11 @@ def test_crash_between_two_parts_does_not_resend_the_first(
     assert runtime.dead_letters() == []
 
 
+@pytest.mark.parametrize("channel", [c for c in CHANNELS if c.name != "generic"], ids=lambda c: c.name)
 def test_claimed_burst_shows_typing_before_the_reply(
     start_runtime: RuntimeFactory, httpserver: HTTPServer, channel: Channel
 ) -> None:
-    if channel.name == "generic":
-        pytest.skip("the generic channel has no presence")
+    # The generic channel has no presence.
     httpserver.expect_request(re.compile(".*"), method="POST").respond_with_handler(_respond(channel, []))
     runtime = _start(start_runtime, channel, httpserver, SHOW_TYPING="true")
     user = _user()
