@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: help install run test lint typecheck unit integration e2e package bench clean checkov-venv
+.PHONY: help install run test lint typecheck unit integration e2e soak package bench clean checkov-venv
 
 CHECKOV_VENV  := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
@@ -46,7 +46,7 @@ typecheck: $(STAMP) ## mypy --strict on the core
 	$(BIN)/mypy
 
 test: lint typecheck $(CHECKOV_STAMP) ## lint, type-check and run every test suite
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --ignore=tests/reliability/test_reliability.py
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
@@ -56,6 +56,9 @@ integration: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -q tests/e2e
+
+soak: $(STAMP) ## the reliability and fuzz suites at their heavy profiles (larger counts, fresh seeds; minutes)
+	RELIABILITY_PROFILE=heavy HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -n 2 --dist loadgroup -q tests/reliability tests/fuzz
 
 bench: $(STAMP) ## one table of measured figures vs the naive design (calls, capacity, transitions, cost, latency, imports); also build/bench.json
 	$(BIN)/python -m bench

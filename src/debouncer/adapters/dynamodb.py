@@ -170,6 +170,9 @@ class DynamoDbStore:
                 if _error_code(e) != "TransactionCanceledException":
                     raise _retryable(e, "claim") from e
                 reasons = [r.get("Code", "None") for r in e.response.get("CancellationReasons", [])]
+                if any(code not in ("None", "ConditionalCheckFailed") for code in reasons):
+                    # A conflict or throttling: only a failed condition says what the item holds.
+                    raise RetryableError(f"claim transaction cancelled: {reasons}") from e
                 if not reasons or reasons[0] != "None":
                     return None  # the buffer moved (a new message, or another claim): read again
                 duplicates = [keep[i - 2].message_id for i, code in enumerate(reasons[2:], 2) if code != "None"]

@@ -1,0 +1,70 @@
+"""Profiles of the reliability suite: "fast" (the default, what `make test` runs) and "heavy" (`make soak`).
+
+RELIABILITY_PROFILE picks one. RELIABILITY_SEED replays a run: the fast profile uses a fixed seed, the heavy one a
+fresh seed every run; either way the seed is printed with every failure.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+
+from tests.reliability.senders import Pacing
+from tests.reliability.workload import Shape
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much load, and how long each phase may take before the run counts as failed."""
+
+    name: str
+    shape: Shape
+    pacing: Pacing
+    senders: int
+    send_seconds: float
+    settle_seconds: float
+    seed: int | None
+
+
+PROFILES = {
+    # About 230 bursts and 1,300 messages per test: in-process moto spends ~0.1-0.2 s of CPU per execution.
+    "fast": Profile(
+        "fast",
+        Shape(conversations=200),
+        Pacing(ramp=30.0),
+        senders=16,
+        send_seconds=300.0,
+        settle_seconds=150.0,
+        seed=20_250_601,
+    ),
+    "heavy": Profile(
+        "heavy",
+        Shape(conversations=600, another_burst=0.35, max_bursts=4),
+        Pacing(ramp=120.0),
+        senders=16,
+        send_seconds=900.0,
+        settle_seconds=300.0,
+        seed=None,
+    ),
+}
+
+# The Step Functions workflow types the suite runs under (LocalRuntime's WORKFLOW_TYPE); narrow it to one with
+# RELIABILITY_WORKFLOW_TYPES=EXPRESS, say.
+WORKFLOW_TYPES = tuple(os.environ.get("RELIABILITY_WORKFLOW_TYPES", "STANDARD,EXPRESS").split(","))
+# Share of Express executions the emulator runs twice under the same ARN (AWS runs Express at least once).
+EXPRESS_DUPLICATE_RATE = "0.1"
+
+
+def profile() -> Profile:
+    """The profile chosen by RELIABILITY_PROFILE."""
+    return PROFILES[os.environ.get("RELIABILITY_PROFILE", "fast")]
+
+
+def seed(offset: int) -> int:
+    """RELIABILITY_SEED if set, else the profile's fixed seed (+ offset per test), else a fresh one."""
+    chosen = os.environ.get("RELIABILITY_SEED")
+    if chosen:
+        return int(chosen)
+    fixed = profile().seed
+    return fixed + offset if fixed is not None else random.SystemRandom().randrange(2**31)
