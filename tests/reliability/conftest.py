@@ -14,3 +14,19 @@ def _fast_transactions() -> Iterator[None]:
     """moto's TransactWriteItems without its whole-table copy (see tests.reliability.transactions)."""
     with item_level_rollback():
         yield
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per reliability run, passed or failed: counts, seed and timings (also from xdist workers)."""
+    lines = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", [])
+        if name == "reliability"
+    ]
+    if lines:
+        terminalreporter.section("reliability runs")
+        for line in lines:
+            terminalreporter.line(line)

@@ -90,9 +90,9 @@ def _run(
     return Outcome(workload, report, evidence, problems, settled, settle_seconds, aws_calls)
 
 
-def _verdict(outcome: Outcome, label: str, extra: dict[str, Any]) -> None:
+def _verdict(outcome: Outcome, label: str, extra: dict[str, Any], request: pytest.FixtureRequest) -> None:
     summary = outcome.summary(label, extra)
-    print(summary)
+    request.node.user_properties.append(("reliability", summary))
     if outcome.problems:
         shown = "\n  ".join(outcome.problems[:40])
         more = f"\n  ... and {len(outcome.problems) - 40} more" if len(outcome.problems) > 40 else ""
@@ -101,7 +101,7 @@ def _verdict(outcome: Outcome, label: str, extra: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("workflow_type", WORKFLOW_TYPES)
 def test_load_with_duplicates_and_reordering_loses_nothing_and_answers_each_burst_once(
-    start_runtime: RuntimeFactory, workflow_type: str
+    start_runtime: RuntimeFactory, workflow_type: str, request: pytest.FixtureRequest
 ) -> None:
     # GIVEN hundreds of conversations on the four channels, 10 % of messages redelivered (some after their burst
     # was answered) and 10 % arriving out of order, and MAX_MESSAGES low enough that long bursts flush early
@@ -128,7 +128,9 @@ def test_load_with_duplicates_and_reordering_loses_nothing_and_answers_each_burs
     dropped = sum(len(t.dropped) for t in outcome.evidence.turns)
     if not flushes or not dropped:
         outcome.problems.append(f"not exercised: {flushes} early flushes, {dropped} late duplicates dropped at claim")
-    _verdict(outcome, f"load[{chosen.name}/{workflow_type}]", {"flushes": flushes, "dropped_at_claim": dropped})
+    _verdict(
+        outcome, f"load[{chosen.name}/{workflow_type}]", {"flushes": flushes, "dropped_at_claim": dropped}, request
+    )
 
 
 def _plan(workload: Workload, rng: random.Random) -> tuple[AwsPlan, fakes.ChannelPlan, fakes.AIPlan, Expectations]:
@@ -168,7 +170,7 @@ def _plan(workload: Workload, rng: random.Random) -> tuple[AwsPlan, fakes.Channe
 
 @pytest.mark.parametrize("workflow_type", WORKFLOW_TYPES)
 def test_faults_at_every_step_lose_nothing_and_dead_letter_every_permanent_failure(
-    start_runtime: RuntimeFactory, workflow_type: str
+    start_runtime: RuntimeFactory, workflow_type: str, request: pytest.FixtureRequest
 ) -> None:
     # GIVEN the same kind of load, and a fault at every step: StartExecution throttled and buffer writes throttled
     # (the webhook answers 503, the channel redelivers), claims cancelled in storms, process_message crashing right
@@ -212,4 +214,4 @@ def test_faults_at_every_step_lose_nothing_and_dead_letter_every_permanent_failu
         missing.append("webhook 503")
     if missing:
         outcome.problems.append(f"faults never injected: {missing}")
-    _verdict(outcome, f"faults[{chosen.name}/{workflow_type}]", {"injected": dict(sorted(injected.items()))})
+    _verdict(outcome, f"faults[{chosen.name}/{workflow_type}]", {"injected": dict(sorted(injected.items()))}, request)
