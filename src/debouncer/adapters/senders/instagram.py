@@ -8,13 +8,14 @@ from typing import Any
 import httpx
 
 from debouncer.adapters.senders import http
-from debouncer.errors import PermanentError, RetryableError
+from debouncer.adapters.senders.graph import ErrorCodes, graph_error
+from debouncer.errors import PermanentError
 from debouncer.ports import OutboundMessage, TextLimit
 
 CHANNEL = "instagram"
 
 # error.code → (retryable, why), §3.4. Codes not listed fall back to the HTTP status.
-_CODES: dict[int, tuple[bool, str]] = {
+_CODES: ErrorCodes = {
     4: (True, "app rate limit"),
     613: (True, "rate limit"),
     2: (True, "temporary service error"),
@@ -61,22 +62,4 @@ class InstagramSender:
             json=body,
         )
         if not response.is_success:
-            raise _error(response)
-
-
-def _error(response: httpx.Response) -> RetryableError | PermanentError:
-    error = http.json_object(response).get("error")
-    error = error if isinstance(error, dict) else {}
-    code: Any = error.get("code")
-    subcode = error.get("error_subcode")
-    retryable, why = _CODES.get(code, (response.status_code == 429 or response.status_code >= 500, ""))
-    reason = f"{CHANNEL}: HTTP {response.status_code}"
-    reason += f", error {code}" if code is not None else ""
-    reason += f" subcode {subcode}" if subcode is not None else ""
-    reason += f" ({why})" if why else ""
-    reason += f": {error.get('message') or response.reason_phrase}"
-    # Meta support asks for the trace id.
-    reason += f" [fbtrace_id {error['fbtrace_id']}]" if error.get("fbtrace_id") else ""
-    if retryable:
-        return RetryableError(reason, retry_after=http.retry_after(response))
-    return PermanentError(reason)
+            raise graph_error(CHANNEL, _CODES, response)

@@ -8,13 +8,14 @@ from typing import Any
 import httpx
 
 from debouncer.adapters.senders import http
-from debouncer.errors import PermanentError, RetryableError
+from debouncer.adapters.senders.graph import ErrorCodes, graph_error
+from debouncer.errors import PermanentError
 from debouncer.ports import OutboundMessage, TextLimit
 
 CHANNEL = "whatsapp"
 
 # error.code → (retryable, why). Meta says to decide on the code, not the HTTP status (§1.6).
-_CODES: dict[int, tuple[bool, str]] = {
+_CODES: ErrorCodes = {
     130429: (True, "throughput limit reached"),
     131056: (True, "pair rate limit: too many messages to this user"),
     80007: (True, "WhatsApp Business Account rate limit"),
@@ -91,22 +92,4 @@ class WhatsAppSender:
             json=body,
         )
         if not response.is_success:
-            raise _error(response)
-
-
-def _error(response: httpx.Response) -> RetryableError | PermanentError:
-    error = http.json_object(response).get("error")
-    error = error if isinstance(error, dict) else {}
-    code: Any = error.get("code")
-    data = error.get("error_data")
-    details = data.get("details") if isinstance(data, dict) else None
-    retryable, why = _CODES.get(code, (response.status_code == 429 or response.status_code >= 500, ""))
-    said = "; ".join(str(part) for part in (error.get("message"), details) if part) or response.reason_phrase
-    reason = f"{CHANNEL}: HTTP {response.status_code}"
-    reason += f", error {code}" if code is not None else ""
-    reason += f" ({why}): {said}" if why else f": {said}"
-    # Meta support asks for the trace id.
-    reason += f" [fbtrace_id {error['fbtrace_id']}]" if error.get("fbtrace_id") else ""
-    if retryable:
-        return RetryableError(reason, retry_after=http.retry_after(response))
-    return PermanentError(reason)
+            raise graph_error(CHANNEL, _CODES, response)
