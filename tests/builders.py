@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from debouncer.models import InboundMessage
 from tests.payloads import signed_headers
 
 PHONE_NUMBER_ID = "106540352242922"
@@ -87,3 +88,18 @@ def generic(conversation_id: str, message_id: str, text: str, ts: int | None = N
     if ts is not None:
         payload["timestamp"] = ts
     return payload
+
+
+def inbound(message_id: str, text: str | None = "x", *, timestamp_ms: int = 0, **fields: Any) -> InboundMessage:
+    """An already normalized message of one test conversation, for the logic that takes them (burst, prompt, AI)."""
+    return InboundMessage(
+        channel="whatsapp",
+        account_id="1",
+        conversation_key="whatsapp#1#2",
+        sender_id="2",
+        recipient_id="2",
+        message_id=message_id,
+        timestamp_ms=timestamp_ms,
+        text=text,
+        **fields,
+    )

@@ -13,29 +13,16 @@ from botocore.stub import Stubber
 
 from debouncer.adapters.ai_bedrock import BedrockAI
 from debouncer.errors import PermanentError
-from debouncer.models import InboundMessage
 from debouncer.ports import AIRequest, HistoryEntry
+from tests.builders import inbound
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 _CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
-def _message(mid: str, text: str) -> InboundMessage:
-    return InboundMessage(
-        channel="whatsapp",
-        account_id="1",
-        conversation_key="whatsapp#1#2",
-        sender_id="2",
-        recipient_id="2",
-        message_id=mid,
-        timestamp_ms=int(mid),
-        text=text,
-    )
-
-
 REQUEST = AIRequest(
     system_prompt="Answer briefly.",
-    messages=(_message("3", "and one more"), _message("4", "thanks")),
+    messages=(inbound("3", "and one more"), inbound("4", "thanks")),
     history=(HistoryEntry("earlier question", "earlier answer"), HistoryEntry("later question", "later answer")),
 )
 
@@ -93,7 +80,7 @@ def test_leaves_out_temperature_and_an_empty_system_prompt(client: Any, stubber:
     ai = BedrockAI(client, MODEL, max_tokens=64)
 
     assert ai.uses_history
-    assert ai.answer(AIRequest(system_prompt="", messages=(_message("1", "hi"),))) == "hello"
+    assert ai.answer(AIRequest(system_prompt="", messages=(inbound("1", "hi"),))) == "hello"
 
 
 @pytest.mark.parametrize(

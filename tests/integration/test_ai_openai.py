@@ -16,29 +16,16 @@ from werkzeug import Request, Response
 
 from debouncer.adapters.ai_openai import MAX_DELAY_SECONDS, OpenAICompatibleAI
 from debouncer.errors import PermanentError
-from debouncer.models import InboundMessage
 from debouncer.ports import AIRequest, HistoryEntry
+from tests.builders import inbound
 
 PATH = "/v1/chat/completions"
 KEY = "sk-test-secret-123"
 
 
-def _message(mid: str, text: str) -> InboundMessage:
-    return InboundMessage(
-        channel="telegram",
-        account_id="1",
-        conversation_key="telegram#1#2",
-        sender_id="2",
-        recipient_id="2",
-        message_id=mid,
-        timestamp_ms=int(mid),
-        text=text,
-    )
-
-
 REQUEST = AIRequest(
     system_prompt="Answer briefly.",
-    messages=(_message("3", "first line"), _message("4", "second line")),
+    messages=(inbound("3", "first line"), inbound("4", "second line")),
     history=(HistoryEntry("old question", "old answer"), HistoryEntry("newer question", "newer answer")),
 )
 

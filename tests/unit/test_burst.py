@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from tests.builders import inbound
 
 from debouncer import burst
 from debouncer.models import InboundMessage, MediaRef
 
 
-def _message(mid: str, ts_ms: int, text: str | None = "x", **extra: object) -> InboundMessage:
-    return InboundMessage(
-        channel="whatsapp",
-        account_id="1",
-        conversation_key="whatsapp#1#2",
-        sender_id="2",
-        recipient_id="2",
-        message_id=mid,
-        timestamp_ms=ts_ms,
-        text=text,
-        **extra,  # type: ignore[arg-type]
-    )
+def _message(mid: str, ts_ms: int, text: str | None = "x", **extra: Any) -> InboundMessage:
+    return inbound(mid, text, timestamp_ms=ts_ms, **extra)
 
 
 def test_deadlines_round_up_to_whole_utc_seconds() -> None:

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from debouncer.models import InboundMessage, MediaRef
+from tests.builders import inbound
+
+from debouncer.models import MediaRef
 from debouncer.ports import AIRequest, HistoryEntry
 from debouncer.prompt import ChatTurn, conversation
-
-
-def _message(mid: str, text: str | None, media: tuple[MediaRef, ...] = ()) -> InboundMessage:
-    return InboundMessage(
-        channel="telegram",
-        account_id="1",
-        conversation_key="telegram#1#2",
-        sender_id="2",
-        recipient_id="2",
-        message_id=mid,
-        timestamp_ms=int(mid),
-        text=text,
-        media=media,
-    )
 
 
 def test_history_pairs_come_first_in_order_then_the_burst_as_one_user_turn() -> None:
     request = AIRequest(
         system_prompt="Be brief.",
-        messages=(_message("1", "hi"), _message("2", None, (MediaRef(kind="image", ref="f1"),)), _message("3", "ok?")),
+        messages=(
+            inbound("1", "hi"),
+            inbound("2", None, media=(MediaRef(kind="image", ref="f1"),)),
+            inbound("3", "ok?"),
+        ),
         history=(HistoryEntry("first q", "first a"), HistoryEntry("second q", "second a")),
     )
 
@@ -41,7 +33,7 @@ def test_history_pairs_come_first_in_order_then_the_burst_as_one_user_turn() -> 
 
 
 def test_without_history_the_burst_is_the_only_turn() -> None:
-    chat = conversation(AIRequest(system_prompt="", messages=(_message("1", "hello"),)))
+    chat = conversation(AIRequest(system_prompt="", messages=(inbound("1", "hello"),)))
 
     assert chat.system == ""
     assert chat.turns == (("user", "hello"),)
@@ -50,7 +42,7 @@ def test_without_history_the_burst_is_the_only_turn() -> None:
 def test_a_blank_history_entry_is_dropped_whole_so_roles_still_alternate() -> None:
     history = (HistoryEntry("q1", "a1"), HistoryEntry("q2", "  "), HistoryEntry("", "a3"), HistoryEntry("q4", "a4"))
 
-    chat = conversation(AIRequest(system_prompt="s", messages=(_message("1", "now"),), history=history))
+    chat = conversation(AIRequest(system_prompt="s", messages=(inbound("1", "now"),), history=history))
 
     assert [turn.text for turn in chat.turns] == ["q1", "a1", "q4", "a4", "now"]
     assert [turn.role for turn in chat.turns] == ["user", "assistant", "user", "assistant", "user"]
