@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,14 +141,13 @@ def _stop(server: Server) -> None:
             server.process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
-    """Both servers, started in parallel (about 2 s each), stopped at the end of the session."""
-    log_dir = tmp_path_factory.mktemp("e2e-server")
+@contextmanager
+def _running(log_dir: Path, environments: Mapping[str, Mapping[str, str]]) -> Iterator[dict[str, Server]]:
+    """Servers started in parallel (about 2 s each), one per named environment, stopped on exit."""
     started: dict[str, Server] = {}
     try:
-        started["main"] = _spawn("main", MAIN_ENV, log_dir)
-        started["cap"] = _spawn("cap", CAP_ENV, log_dir)
+        for name, environment in environments.items():
+            started[name] = _spawn(name, environment, log_dir)
         deadline = time.monotonic() + STARTUP_TIMEOUT
         for server in started.values():
             _wait_healthy(server, deadline)
@@ -155,6 +155,13 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Serv
     finally:
         for server in started.values():
             _stop(server)
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
+    """The main and the cap server, for the whole session."""
+    with _running(tmp_path_factory.mktemp("e2e-server"), {"main": MAIN_ENV, "cap": CAP_ENV}) as started:
+        yield started
 
 
 @pytest.fixture(scope="session")
@@ -188,28 +195,19 @@ OTHER_ENV = {"DEBOUNCE_SECONDS": "1", "MAX_WAIT_SECONDS": "4", "MAX_MESSAGES": "
 
 @pytest.fixture(scope="session")
 def replay_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
-    """Fresh servers of their own for `debouncer replay`, started in parallel: the fixtures' settings, and others."""
-    log_dir = tmp_path_factory.mktemp("e2e-replay-server")
-    started: dict[str, Server] = {}
-    try:
-        started["fixtures"] = _spawn("replay", REPLAY_ENV, log_dir)
-        started["other"] = _spawn("replay-other", OTHER_ENV, log_dir)
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        for server in started.values():
-            _wait_healthy(server, deadline)
+    """Fresh servers of their own for `debouncer replay`: the fixtures' settings, and others."""
+    environments = {"replay": REPLAY_ENV, "replay-other": OTHER_ENV}
+    with _running(tmp_path_factory.mktemp("e2e-replay-server"), environments) as started:
         yield started
-    finally:
-        for server in started.values():
-            _stop(server)
 
 
 @pytest.fixture(scope="session")
 def replay_server(replay_servers: dict[str, Server]) -> Server:
     """The server with the shipped fixtures' settings: debounce 2 s, max wait 6 s, max 10 messages."""
-    return replay_servers["fixtures"]
+    return replay_servers["replay"]
 
 
 @pytest.fixture(scope="session")
 def mismatched_server(replay_servers: dict[str, Server]) -> Server:
     """A server whose settings differ from every shipped fixture's (debounce 1 s, max wait 4 s)."""
-    return replay_servers["other"]
+    return replay_servers["replay-other"]

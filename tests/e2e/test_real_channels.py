@@ -12,7 +12,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests import builders
-from tests.e2e.conftest import STARTUP_TIMEOUT, Server, _spawn, _stop, _wait_healthy, poll
+from tests.e2e.conftest import Server, _running, poll
 
 TOKEN = "EAAG-e2e-whatsapp-token"
 API_KEY = "sk-e2e-openai-key"
@@ -37,12 +37,8 @@ def configured_server(httpserver: HTTPServer, tmp_path_factory: pytest.TempPathF
         "OPENAI_MODEL": "local-model",
         "AI_SYSTEM_PROMPT": "Answer briefly.",
     }
-    server = _spawn("real-channels", environment, tmp_path_factory.mktemp("real-channels"))
-    try:
-        _wait_healthy(server, time.monotonic() + STARTUP_TIMEOUT)
-        yield server
-    finally:
-        _stop(server)
+    with _running(tmp_path_factory.mktemp("real-channels"), {"real-channels": environment}) as started:
+        yield started["real-channels"]
 
 
 def test_a_burst_costs_one_ai_call_and_one_whatsapp_send(configured_server: Server, httpserver: HTTPServer) -> None:
