@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-
-from tests.reliability.transactions import item_level_rollback
-
-
-@pytest.fixture(autouse=True)
-def _fast_transactions() -> Iterator[None]:
-    """moto's TransactWriteItems without its whole-table copy (see tests.reliability.transactions)."""
-    with item_level_rollback():
-        yield
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

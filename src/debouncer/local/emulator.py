@@ -45,6 +45,8 @@ from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
+from debouncer.local.transactions import item_level_rollback
+
 Handler = Callable[[dict[str, Any], Any], Any]
 # A fault hook sees (caller, "service:Operation") before the request runs; a tuple it returns is the response.
 FaultHook = Callable[[str, str], "tuple[int, dict[str, str], str] | None"]
@@ -179,6 +181,8 @@ class Emulator:
         if _active is not None:
             raise RuntimeError("an emulator is already running in this process")
         self._mock.start()
+        self._rollback = item_level_rollback()
+        self._rollback.__enter__()
         BotocoreStubber.process_request = _dispatch  # type: ignore[method-assign,assignment]
         Timestamp._get_wait_seconds = _wait_seconds_rounded_up  # type: ignore[method-assign]
         StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign,assignment]
@@ -210,6 +214,7 @@ class Emulator:
         StepFunctionBackend.accepted_exec_arn_format = _ORIGINAL_EXEC_ARN_FORMAT
         for module in _TASK_CLIENT_MODULES:
             module.boto_client_for = _ORIGINAL_BOTO_CLIENT_FOR  # type: ignore[attr-defined]
+        self._rollback.__exit__(None, None, None)
         self._mock.stop()
 
     def start_express(
