@@ -437,9 +437,9 @@ def _notes(
         f" {SATURATED_S:g} s, paced {PACED_S:g} s; debounce 1 h so no execution wakes during the load. Most of each"
         " request's time is the in-process moto (one lock for every emulated call): compare"
         " the in-process handler rows, where the part outside the emulated calls is our code and botocore. A message"
-        " that opens a burst pays for moto's StartExecution, which parses the definition and starts a thread per"
-        " execution, whose first SDK task builds a new boto3 client (ours starts with ReadBuffer; the naive"
-        " definition is a fifth the size and starts with a Wait); later messages of our design make one UpdateItem.",
+        " that opens a burst pays for moto's StartExecution, which parses the definition (ours is five times the"
+        " naive one's size) and starts a thread per execution; both start with a Wait, and the emulator reuses one"
+        " boto3 client per service for SDK tasks. Later messages of our design make one UpdateItem.",
         "Reply lateness: outbox sent_at minus min(time the last message was acknowledged + debounce, first + max wait)."
         " Ours rounds the quiet deadline up to the next whole second (Step Functions timestamps have 1 s resolution),"
         " so up to 1 s late by design; the naive execution waits exactly the window from its own start. Ours after"
