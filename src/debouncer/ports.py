@@ -30,6 +30,7 @@ class Turn:
     answer: str | None = None
     parts_sent: int = 0
     delivered: bool = False
+    failed: bool = False  # dead-lettered for good: no run of any execution touches it again
     dropped_duplicates: tuple[str, ...] = field(default=())
 
 
@@ -50,7 +51,11 @@ class MessageBuffer(Protocol):
 
     def history(self, conversation_key: str, before_burst: int, limit: int) -> list[HistoryEntry]: ...
 
-    def record_answer(self, conversation_key: str, burst: int, answer: str) -> str: ...
+    def record_answer(self, conversation_key: str, burst: int, answer: str) -> bool: ...
+
+    def record_ai_failure(self, conversation_key: str, burst: int, reason: str, now: float) -> bool: ...
+
+    def record_reply_failure(self, conversation_key: str, burst: int, token: str, reason: str, now: float) -> None: ...
 
     def load_turn(self, conversation_key: str, burst: int) -> Turn | None: ...
 

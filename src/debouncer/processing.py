@@ -43,7 +43,7 @@ class Processor:
         the state machine sends that reply, then dead-letters the burst with this error.
         """
         turn = self._buffer.claim(conversation_key, burst, claimer, self._clock())
-        if turn is None or not turn.messages:
+        if turn is None or not turn.messages or turn.failed:
             return {"claimed": False, "ai_error": None}
         ai_error = None
         if turn.answer is None:
@@ -52,10 +52,21 @@ class Processor:
                 answer = self._ai.answer(AIRequest(self._system_prompt, turn.messages, self._history(turn)))
             except PermanentError as error:
                 if not self._fallback_message:
-                    raise
+                    # Only the run that marks the turn failed dead-letters it; a duplicate run (Express runs at
+                    # least once) that lost the race leaves it to that one, or replies with its answer.
+                    if self._buffer.record_ai_failure(conversation_key, burst, str(error), self._clock()):
+                        raise
+                    return self._claimed(turn, ai_error=None)
                 logger.warning("AI failed for good; recording the fallback reply", extra={"error": str(error)})
-                answer, ai_error = self._fallback_message, {"Error": type(error).__name__, "Cause": str(error)}
-            self._buffer.record_answer(conversation_key, burst, answer)
+                if self._buffer.record_answer(conversation_key, burst, self._fallback_message):
+                    ai_error = {"Error": type(error).__name__, "Cause": str(error)}
+            else:
+                self._buffer.record_answer(conversation_key, burst, answer)
+        return self._claimed(turn, ai_error)
+
+    @staticmethod
+    def _claimed(turn: Turn, ai_error: dict[str, str] | None) -> dict[str, Any]:
+        """ai_error is set only for the run that recorded the fallback: the burst is dead-lettered once."""
         return {
             "claimed": True,
             "messages": len(turn.messages),

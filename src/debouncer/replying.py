@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from debouncer.burst import iso_second
-from debouncer.errors import ReplyLeaseHeldError
+from debouncer.errors import PermanentError, ReplyLeaseHeldError
 from debouncer.ports import ChannelSender, MessageBuffer, OutboundMessage
 from debouncer.splitting import split_text
 
@@ -49,7 +49,13 @@ class Replier:
         sender = self._senders[turn.messages[0].channel]
         parts = split_text(turn.answer, sender.text_limit)
         for index in range(turn.parts_sent, len(parts)):
-            sender.send(OutboundMessage.answering(turn.messages, parts[index]))
+            try:
+                sender.send(OutboundMessage.answering(turn.messages, parts[index]))
+            except PermanentError as error:
+                # Settled for good before the DLQ: a duplicate run of this execution neither waits out the lease
+                # nor sends (and dead-letters) again.
+                self._buffer.record_reply_failure(conversation_key, burst, token, str(error), self._clock())
+                raise
             self._buffer.record_delivery(
                 conversation_key, burst, token, index + 1, done=index + 1 == len(parts), now=self._clock()
             )

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from debouncer.adapters.dynamodb import turn_sk
 from debouncer.adapters.stepfunctions import StepFunctionsTimer
-from debouncer.errors import RetryableError
+from debouncer.errors import PermanentError, RetryableError
 from debouncer.local.runtime import REGION, LocalRuntime
 from debouncer.ports import OutboundMessage, TextLimit
 from debouncer.splitting import split_text
@@ -289,6 +289,108 @@ def test_a_run_arriving_after_the_reply_was_sent_sends_nothing(
     assert replied == {"delivered": False, "lease_held_until": None}
     _answered_once(runtime, user, ids)
     assert {r["status"] for r in runtime.executions()} == {"SUCCEEDED"}
+
+
+class FailingAI:
+    """An AI that refuses every request for good (a rejected key, say), counting the attempts."""
+
+    uses_history = False
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    def answer(self, request: Any) -> str:
+        self.attempts += 1
+        raise PermanentError("401 from the AI: invalid key")
+
+
+def _fail_for_good(runtime: LocalRuntime) -> WrappedSender:
+    def refuse(_: int) -> None:
+        raise PermanentError("131047: re-engagement window closed")
+
+    return _wrap_sender(runtime, refuse)
+
+
+def _dead_lettered_once(runtime: LocalRuntime, user: str, reason: str, seen: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a permanent failure run twice must end with: one DLQ record with its reason, no reply, a failed turn.
+
+    `seen`: DLQ records already received (receiving takes them off the queue).
+    """
+    wait_for(lambda: len(runtime.executions()) == 2 and executions_settled(runtime), timeout=30)
+    [record] = seen + runtime.dead_letters()
+    assert reason in record["cause"]
+    assert replies_to(runtime, user) == []
+    turn = _turn(runtime, _key(runtime, user))
+    assert "failed_at" in turn and "reply_lease" not in turn
+    assert sorted(r["status"] for r in runtime.executions()) == ["FAILED", "SUCCEEDED"]
+    return turn
+
+
+@pytest.mark.workflow_types("EXPRESS")
+@pytest.mark.parametrize("together", [False, True], ids=["after", "concurrently"])
+def test_a_permanent_channel_failure_run_twice_is_sent_and_dead_lettered_once(
+    start_runtime: RuntimeFactory, workflow_type: str, together: bool
+) -> None:
+    runtime = start_runtime()
+    refusing = _fail_for_good(runtime)
+    if together:
+        both_processing = threading.Barrier(2, timeout=15)
+        process = runtime.emulator.functions["process_message"]
+
+        def process_together(event: dict[str, Any], context: Any) -> Any:
+            both_processing.wait()
+            return process(event, context)
+
+        runtime.emulator.functions["process_message"] = process_together
+    user = _user()
+    _burst(runtime, user, 2)
+    [execution] = wait_for(runtime.executions)
+    seen: list[dict[str, Any]] = []
+    if not together:
+        seen = wait_for(runtime.dead_letters, timeout=15)
+
+    # WHEN Express runs the execution again, after its first run failed for good or alongside it
+    started = time.monotonic()
+    runtime.duplicate_execution(execution["arn"])
+
+    # THEN the channel was tried once and the burst dead-lettered once; the other run did not wait out the lease
+    _dead_lettered_once(runtime, user, "131047", seen)
+    assert refusing.attempts == 1
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.workflow_types("EXPRESS")
+@pytest.mark.parametrize("fallback", ["", "Sorry, I cannot answer right now."], ids=["no-fallback", "fallback"])
+def test_a_permanent_ai_failure_run_twice_at_once_is_dead_lettered_once(
+    start_runtime: RuntimeFactory, workflow_type: str, fallback: str
+) -> None:
+    runtime = start_runtime(AI_FALLBACK_MESSAGE=fallback)
+    processor = runtime.handlers["process_message"].processor
+    processor._ai = ai = FailingAI()
+    both_processing = threading.Barrier(2, timeout=15)
+    process = runtime.emulator.functions["process_message"]
+
+    def process_together(event: dict[str, Any], context: Any) -> Any:
+        both_processing.wait()
+        return process(event, context)
+
+    runtime.emulator.functions["process_message"] = process_together
+    user = _user()
+    ids = _burst(runtime, user, 2)
+    [execution] = wait_for(runtime.executions)
+
+    # WHEN both runs of the execution ask the AI, and both are refused
+    runtime.duplicate_execution(execution["arn"])
+
+    # THEN one run dead-letters the burst (after sending the fallback, once, when there is one); the other ends quietly
+    wait_for(lambda: len(runtime.executions()) == 2 and executions_settled(runtime), timeout=30)
+    [record] = runtime.dead_letters()
+    assert "invalid key" in record["cause"]
+    assert ai.attempts in (1, 2)  # the second run asks too unless the first had already failed the turn
+    assert sorted(r["status"] for r in runtime.executions()) == ["FAILED", "SUCCEEDED"]
+    replies = replies_to(runtime, user)
+    assert [r["text"] for r in replies] == ([fallback] if fallback else [])
+    assert all(r["message_ids"] == ids for r in replies)
 
 
 @pytest.mark.workflow_types("EXPRESS")

@@ -262,35 +262,66 @@ class DynamoDbStore:
                 ":lo": _s(turn_sk(0)),
                 ":hi": _s(turn_sk(before_burst - 1)),
             },
-            ProjectionExpression="messages, answer",
+            ProjectionExpression="messages, answer, failed_at",
             ScanIndexForward=False,
             Limit=limit,
         )
         entries = [
             HistoryEntry(user=concatenate(_messages(item)), assistant=item["answer"]["S"])
             for item in response.get("Items", [])
-            if "answer" in item
+            if "answer" in item and "failed_at" not in item  # a failed reply never reached the user
         ]
         return entries[::-1]
 
-    def record_answer(self, conversation_key: str, burst: int, answer: str) -> str:
-        """Store the AI's answer once; a concurrent or retried call gets the first answer back."""
+    def record_answer(self, conversation_key: str, burst: int, answer: str) -> bool:
+        """Store the answer once; False when a concurrent or earlier run of the burst already settled the turn."""
+        return self._settle(
+            conversation_key,
+            burst,
+            "SET answer = :answer",
+            "attribute_exists(pk) AND attribute_not_exists(answer) AND attribute_not_exists(failed_at)",
+            {":answer": _s(answer)},
+            "record answer",
+        )
+
+    def record_ai_failure(self, conversation_key: str, burst: int, reason: str, now: float) -> bool:
+        """Mark an unanswered turn failed for good; False when another run answered or failed it first."""
+        return self._settle(
+            conversation_key,
+            burst,
+            "SET failed_at = :now, failure = :reason",
+            "attribute_exists(pk) AND attribute_not_exists(answer) AND attribute_not_exists(failed_at)",
+            {":now": _n(int(now)), ":reason": _s(reason)},
+            "record AI failure",
+        )
+
+    def record_reply_failure(self, conversation_key: str, burst: int, token: str, reason: str, now: float) -> None:
+        """Mark a turn failed for good and drop its lease, so a duplicate run neither waits for it nor sends again."""
+        self._settle(
+            conversation_key,
+            burst,
+            "SET failed_at = :now, failure = :reason REMOVE reply_lease",
+            "reply_lease = :token",
+            {":now": _n(int(now)), ":reason": _s(reason), ":token": _s(token)},
+            "record reply failure",
+        )
+
+    def _settle(
+        self, conversation_key: str, burst: int, update: str, condition: str, values: dict[str, Any], what: str
+    ) -> bool:
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(conversation_key, turn_sk(burst)),
-                UpdateExpression="SET answer = :answer",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(answer)",
-                ExpressionAttributeValues={":answer": _s(answer)},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
             )
         except ClientError as e:
             if _error_code(e) != "ConditionalCheckFailedException":
-                raise _retryable(e, "record answer") from e
-            stored = self.load_turn(conversation_key, burst)
-            if stored is None or stored.answer is None:
-                raise RetryableError("turn vanished while recording its answer") from e
-            return stored.answer
-        return answer
+                raise _retryable(e, what) from e
+            return False
+        return True
 
     def load_turn(self, conversation_key: str, burst: int) -> Turn | None:
         """Read a turn with a consistent read."""
@@ -309,6 +340,7 @@ class DynamoDbStore:
                 UpdateExpression="SET reply_lease = :token, lease_expires = :expires",
                 ConditionExpression=(
                     "attribute_exists(answer) AND attribute_not_exists(delivered_at) AND "
+                    "attribute_not_exists(failed_at) AND "
                     "(attribute_not_exists(reply_lease) OR reply_lease = :token OR lease_expires < :now)"
                 ),
                 ExpressionAttributeValues={
@@ -323,7 +355,7 @@ class DynamoDbStore:
             if _error_code(e) != "ConditionalCheckFailedException":
                 raise _retryable(e, "acquire reply") from e
             old = e.response.get("Item")
-            if not old or "answer" not in old or "delivered_at" in old:
+            if not old or "answer" not in old or "delivered_at" in old or "failed_at" in old:
                 return None
             # The lease can be taken once lease_expires < now, i.e. from the second after it.
             until = int(old.get("lease_expires", {}).get("N", str(int(now)))) + 1
@@ -369,5 +401,6 @@ def _turn(conversation_key: str, item: dict[str, Any]) -> Turn:
         answer=item.get("answer", {}).get("S"),
         parts_sent=int(item.get("parts_sent", {}).get("N", "0")),
         delivered="delivered_at" in item,
+        failed="failed_at" in item,
         dropped_duplicates=tuple(d["S"] for d in item.get("dropped_duplicates", {}).get("L", [])),
     )
