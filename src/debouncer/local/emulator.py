@@ -15,6 +15,7 @@ runs an execution once more under the same ARN, and `express_duplicates` does so
 from __future__ import annotations
 
 import copy
+import functools
 import heapq
 import json
 import math
@@ -35,14 +36,19 @@ from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.parser.api import InvalidExecutionInput, StateMachineType
+from moto.stepfunctions.parser.asl.component.common.path import result_path
+from moto.stepfunctions.parser.asl.component.component import Component
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_dynamodb,
     state_task_service_sqs,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
-from moto.stepfunctions.parser.asl.utils import boto_client
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.backend.execution import Execution
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from debouncer.local.transactions import item_level_rollback
@@ -55,6 +61,9 @@ Response = tuple[int, dict[str, str], str | bytes]
 _ORIGINAL_PROCESS_REQUEST = BotocoreStubber.process_request
 _ORIGINAL_WAIT_SECONDS = Timestamp._get_wait_seconds
 _ORIGINAL_START_EXECUTION = StepFunctionsParserBackend.start_execution
+_ORIGINAL_ENTRYPOINT = ExecutionWorker._get_evaluation_entrypoint
+# moto parses every JSONPath again each time a state reads one; the parsed expressions are immutable.
+_JSON_PATH_MODULES = {json_path: json_path.parse, result_path: result_path.parse}
 # moto builds a new boto3 client for every SDK task a state runs (tens of ms, under the emulator's lock when a
 # burst opens); the modules whose tasks our definition uses get one client per (region, service) instead.
 _TASK_CLIENT_MODULES = (lambda_eval_utils, state_task_service_dynamodb, state_task_service_sqs)
@@ -84,6 +93,53 @@ def _wait_seconds_rounded_up(self: Timestamp, env: Any) -> int:
         return _ORIGINAL_WAIT_SECONDS(self, env)
     delta = stamp.replace(tzinfo=UTC) - datetime.now(UTC)
     return max(0, math.ceil(delta.total_seconds()))
+
+
+class _ParsedDefinitions:
+    """moto parses the definition again for every execution (antlr: over half the emulator's CPU under load).
+
+    A parsed program is a tree of declarations: evaluation state lives in each execution's environment, keyed by
+    every component's heap_key, which is fixed here once so that executions sharing the tree cannot race to set it.
+    Our definition has no Map or Parallel state, the only ones that keep state on their components.
+    """
+
+    def __init__(self) -> None:
+        self._programs: dict[str, EvalComponent] = {}
+        self._lock = threading.Lock()
+
+    def entrypoint(self, worker: ExecutionWorker) -> EvalComponent:
+        definition = worker._evaluation_details.state_machine_details.definition
+        with self._lock:
+            program = self._programs.get(definition)
+            if program is None:
+                program = AmazonStateLanguageParser.parse(definition)[0]
+                _fix_heap_keys(program, set())
+                self._programs[definition] = program
+        return program
+
+
+def _fix_heap_keys(node: Any, seen: set[int]) -> None:
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, EvalComponent):
+        _ = node.heap_key
+    if isinstance(node, Component):
+        children: Any = vars(node).values()
+    elif isinstance(node, dict):
+        children = node.values()
+    else:
+        children = node
+    for child in children:
+        if isinstance(child, Component | list | tuple | dict):
+            _fix_heap_keys(child, seen)
+
+
+_PARSED = _ParsedDefinitions()
+
+
+def _shared_entrypoint(worker: ExecutionWorker) -> EvalComponent:
+    return _PARSED.entrypoint(worker)
 
 
 def _dispatch(stubber: BotocoreStubber, request: Any) -> Response | None:
@@ -187,12 +243,14 @@ class Emulator:
         Timestamp._get_wait_seconds = _wait_seconds_rounded_up  # type: ignore[method-assign]
         StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign,assignment]
         StepFunctionBackend.accepted_exec_arn_format = _EXEC_ARN_FORMAT
+        ExecutionWorker._get_evaluation_entrypoint = _shared_entrypoint  # type: ignore[method-assign,assignment]
+        for module, parse in _JSON_PATH_MODULES.items():
+            module.parse = functools.lru_cache(maxsize=1024)(parse)  # type: ignore[attr-defined]
         clients: dict[tuple[str, str], Any] = {}
         clients_lock = threading.Lock()
 
         def task_client(region: str, service: str, state_credentials: Any = None) -> Any:
-            if state_credentials is not None:  # a role to assume: not cacheable, and not used by our definition
-                return _ORIGINAL_BOTO_CLIENT_FOR(region, service, state_credentials)
+            # moto passes the state's credentials and ignores them: every client it builds is the same.
             with clients_lock:
                 if (region, service) not in clients:
                     clients[(region, service)] = _ORIGINAL_BOTO_CLIENT_FOR(region, service)
@@ -212,6 +270,9 @@ class Emulator:
         Timestamp._get_wait_seconds = _ORIGINAL_WAIT_SECONDS  # type: ignore[method-assign]
         StepFunctionsParserBackend.start_execution = _ORIGINAL_START_EXECUTION  # type: ignore[method-assign]
         StepFunctionBackend.accepted_exec_arn_format = _ORIGINAL_EXEC_ARN_FORMAT
+        ExecutionWorker._get_evaluation_entrypoint = _ORIGINAL_ENTRYPOINT  # type: ignore[method-assign]
+        for module, parse in _JSON_PATH_MODULES.items():
+            module.parse = parse  # type: ignore[attr-defined]
         for module in _TASK_CLIENT_MODULES:
             module.boto_client_for = _ORIGINAL_BOTO_CLIENT_FOR  # type: ignore[attr-defined]
         self._rollback.__exit__(None, None, None)
