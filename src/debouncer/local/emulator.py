@@ -63,7 +63,10 @@ _ORIGINAL_WAIT_SECONDS = Timestamp._get_wait_seconds
 _ORIGINAL_START_EXECUTION = StepFunctionsParserBackend.start_execution
 _ORIGINAL_ENTRYPOINT = ExecutionWorker._get_evaluation_entrypoint
 # moto parses every JSONPath again each time a state reads one; the parsed expressions are immutable.
-_JSON_PATH_MODULES = {json_path: json_path.parse, result_path: result_path.parse}
+_JSON_PATH_MODULES: dict[Any, Callable[[str], Any]] = {
+    json_path: json_path.parse,  # type: ignore[attr-defined]
+    result_path: result_path.parse,  # type: ignore[attr-defined]
+}
 # moto builds a new boto3 client for every SDK task a state runs (tens of ms, under the emulator's lock when a
 # burst opens); the modules whose tasks our definition uses get one client per (region, service) instead.
 _TASK_CLIENT_MODULES = (lambda_eval_utils, state_task_service_dynamodb, state_task_service_sqs)
@@ -245,7 +248,7 @@ class Emulator:
         StepFunctionBackend.accepted_exec_arn_format = _EXEC_ARN_FORMAT
         ExecutionWorker._get_evaluation_entrypoint = _shared_entrypoint  # type: ignore[method-assign,assignment]
         for module, parse in _JSON_PATH_MODULES.items():
-            module.parse = functools.lru_cache(maxsize=1024)(parse)  # type: ignore[attr-defined]
+            module.parse = functools.lru_cache(maxsize=1024)(parse)
         clients: dict[tuple[str, str], Any] = {}
         clients_lock = threading.Lock()
 
@@ -272,7 +275,7 @@ class Emulator:
         StepFunctionBackend.accepted_exec_arn_format = _ORIGINAL_EXEC_ARN_FORMAT
         ExecutionWorker._get_evaluation_entrypoint = _ORIGINAL_ENTRYPOINT  # type: ignore[method-assign]
         for module, parse in _JSON_PATH_MODULES.items():
-            module.parse = parse  # type: ignore[attr-defined]
+            module.parse = parse
         for module in _TASK_CLIENT_MODULES:
             module.boto_client_for = _ORIGINAL_BOTO_CLIENT_FOR  # type: ignore[attr-defined]
         self._rollback.__exit__(None, None, None)
