@@ -46,7 +46,7 @@ typecheck: $(STAMP) ## mypy --strict on the core
 	$(BIN)/mypy
 
 test: lint typecheck $(CHECKOV_STAMP) ## lint, type-check and run every test suite
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --ignore=tests/reliability/test_reliability.py
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

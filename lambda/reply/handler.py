@@ -15,8 +15,14 @@ replier = build_replier()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Input {conversation_key, burst, execution, lease, claimed}; output {delivered, lease_held_until, ...}."""
+    """Input {conversation_key, burst, execution, lease, claimed, ai_error}; output {delivered}."""
     logger.append_keys(conversation_key=event["conversation_key"], burst=event["burst"])
     # lease: this run's reply token (statemachines/debounce.asl.json); a caller without one leases per execution.
     token = event.get("lease") or event["execution"]
-    return replier.reply(event["conversation_key"], int(event["burst"]), token=token, claimed=bool(event["claimed"]))
+    return replier.reply(
+        event["conversation_key"],
+        int(event["burst"]),
+        token=token,
+        claimed=bool(event["claimed"]),
+        ai_error=event.get("ai_error"),
+    )

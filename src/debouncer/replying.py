@@ -6,13 +6,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from debouncer.burst import iso_second
-from debouncer.errors import PermanentError, ReplyLeaseHeldError
+from debouncer.errors import PermanentError
 from debouncer.ports import ChannelSender, MessageBuffer, OutboundMessage
 from debouncer.splitting import split_text
-
-# How often a run that found the reply lease held looks again (it waits in the state machine, not in a Lambda).
-LEASE_POLL_SECONDS = 5
 
 
 class Replier:
@@ -28,24 +24,30 @@ class Replier:
         self._senders = senders
         self._clock = clock
 
-    def reply(self, conversation_key: str, burst: int, token: str, *, claimed: bool) -> dict[str, Any]:
+    def reply(
+        self,
+        conversation_key: str,
+        burst: int,
+        token: str,
+        *,
+        claimed: bool,
+        ai_error: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
         """Deliver the answer; {"delivered": False} when there is nothing (left) to send.
 
-        "lease_held_until" (a whole-second UTC timestamp) is set when another run holds the lease: the state machine
-        waits until then and calls again, rather than sending alongside it or failing a burst that is being answered.
+        Raises ReplyLeaseHeldError while another run holds the lease (the state machine waits and calls again,
+        rather than sending alongside it or failing a burst that is being answered), and PermanentError once the
+        answer is delivered when it was the fallback for an AI that failed (`ai_error`): that burst is dead-lettered.
         """
-        if not claimed:
-            return {"delivered": False, "lease_held_until": None}
-        try:
-            turn = self._buffer.acquire_reply(conversation_key, burst, token, self._clock())
-        except ReplyLeaseHeldError as held:
-            # Look again soon: the holder usually finishes long before its lease would lapse.
-            return {
-                "delivered": False,
-                "lease_held_until": iso_second(min(held.until, self._clock() + LEASE_POLL_SECONDS)),
-            }
+        delivered = claimed and self._deliver(conversation_key, burst, token)
+        if ai_error:
+            raise PermanentError(f"AI failed, fallback sent. {ai_error['Error']}: {ai_error['Cause']}")
+        return {"delivered": delivered}
+
+    def _deliver(self, conversation_key: str, burst: int, token: str) -> bool:
+        turn = self._buffer.acquire_reply(conversation_key, burst, token, self._clock())
         if turn is None or turn.answer is None or not turn.messages:
-            return {"delivered": False, "lease_held_until": None}
+            return False
         sender = self._senders[turn.messages[0].channel]
         parts = split_text(turn.answer, sender.text_limit)
         for index in range(turn.parts_sent, len(parts)):
@@ -59,4 +61,4 @@ class Replier:
             self._buffer.record_delivery(
                 conversation_key, burst, token, index + 1, done=index + 1 == len(parts), now=self._clock()
             )
-        return {"delivered": True, "parts": len(parts), "lease_held_until": None}
+        return True

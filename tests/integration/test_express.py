@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from debouncer.adapters.dynamodb import turn_sk
 from debouncer.adapters.stepfunctions import StepFunctionsTimer
-from debouncer.errors import PermanentError, RetryableError
+from debouncer.errors import PermanentError, ReplyLeaseHeldError, RetryableError
 from debouncer.local.runtime import REGION, LocalRuntime
 from debouncer.ports import OutboundMessage, TextLimit
 from debouncer.splitting import split_text
@@ -75,19 +75,21 @@ def _answered_once(runtime: LocalRuntime, user: str, ids: list[str]) -> dict[str
     return turn
 
 
-def _record_replies(runtime: LocalRuntime, after: Callable[[dict[str, Any]], object] = lambda _: None) -> list[Any]:
-    """Wrap the reply function: every (event, result) of its invocations in order; result None when it raised."""
-    calls: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+def _record_replies(
+    runtime: LocalRuntime, on_error: Callable[[Exception], object] = lambda _: None
+) -> list[tuple[dict[str, Any], dict[str, Any] | Exception]]:
+    """Wrap the reply function: every (event, result or the exception it raised) of its invocations, in order."""
+    calls: list[tuple[dict[str, Any], dict[str, Any] | Exception]] = []
     original = runtime.emulator.functions["reply"]
 
     def reply(event: dict[str, Any], context: Any) -> Any:
         try:
             result = original(event, context)
-        except Exception:
-            calls.append((event, None))
+        except Exception as error:
+            calls.append((event, error))
+            on_error(error)
             raise
         calls.append((event, result))
-        after(result)
         return result
 
     runtime.emulator.functions["reply"] = reply
@@ -208,7 +210,7 @@ def test_a_reply_that_failed_midway_resumes_within_its_execution(
     assert [r["text"] for r in replies_to(runtime, user)] == parts
     assert {tuple(r["message_ids"]) for r in replies_to(runtime, user)} == {tuple(ids)}
     assert turn["parts_sent"]["N"] == str(len(parts))
-    assert [result is None for _, result in calls] == [True, False]  # one failed attempt, one retry
+    assert [isinstance(result, Exception) for _, result in calls] == [True, False]  # one failed attempt, one retry
     assert calls[0][0]["lease"] == calls[1][0]["lease"]  # a retry of the state keeps its lease: it resumes at once
     assert runtime.dead_letters() == []
 
@@ -244,7 +246,7 @@ def test_the_same_execution_run_twice_at_once_sends_one_reply(
 
     runtime.emulator.functions["process_message"] = process_together
     contended = threading.Event()
-    calls = _record_replies(runtime, after=lambda result: result["lease_held_until"] and contended.set())
+    calls = _record_replies(runtime, on_error=lambda error: isinstance(error, ReplyLeaseHeldError) and contended.set())
     _wrap_sender(runtime, lambda _: contended.wait(timeout=15))
     user = _user()
     ids = _burst(runtime, user, 3)
@@ -259,8 +261,8 @@ def test_the_same_execution_run_twice_at_once_sends_one_reply(
     assert [r["arn"] for r in runs] == [execution["arn"]] * 2
     assert {r["status"] for r in runs} == {"SUCCEEDED"}
     assert contended.is_set()
-    sent = [event["lease"] for event, result in calls if result and result["delivered"]]
-    waited = {event["lease"] for event, result in calls if result and result["lease_held_until"]}
+    sent = [event["lease"] for event, result in calls if isinstance(result, dict) and result["delivered"]]
+    waited = {event["lease"] for event, result in calls if isinstance(result, ReplyLeaseHeldError)}
     assert len(sent) == 1 and sent[0] not in waited
     assert turn["claimed_by"]["S"] == execution["arn"]
 
@@ -286,7 +288,7 @@ def test_a_run_arriving_after_the_reply_was_sent_sends_nothing(
 
     # THEN the re-run found its own turn answered and delivered: nothing sent, nothing dead-lettered
     assert processed["claimed"] is True
-    assert replied == {"delivered": False, "lease_held_until": None}
+    assert replied == {"delivered": False}
     _answered_once(runtime, user, ids)
     assert {r["status"] for r in runtime.executions()} == {"SUCCEEDED"}
 

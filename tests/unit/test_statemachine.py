@@ -49,4 +49,14 @@ def test_every_task_retries_with_backoff_and_catches_to_the_dead_letter_queue() 
         assert state["Retry"], name
         assert all(r.get("MaxAttempts", 3) == 0 or r.get("BackoffRate", 0) >= 2 for r in state["Retry"]), name
         if name != "DeadLetter":
-            assert state["Catch"][0]["Next"] == "DeadLetter", name
+            assert state["Catch"][-1] == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "DeadLetter"}
+
+
+def test_an_answered_burst_costs_only_the_transitions_it_needs() -> None:
+    # Wait, read and route until due, then Process and Reply: Reply ends the execution, with no state after it.
+    states = json.loads(render(ASL.read_text(), VALUES))["States"]
+    assert states["Process"]["Next"] == "Reply"
+    assert states["Reply"].get("End") is True
+    # A held reply lease is the only other way out of Reply besides the DLQ: a wait, then Reply again.
+    assert [c["Next"] for c in states["Reply"]["Catch"]] == ["WaitForReplyLease", "DeadLetter"]
+    assert states["WaitForReplyLease"]["Next"] == "Reply"

@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from debouncer.burst import cap_deadline, concatenate, ordered, quiet_deadline
+from debouncer.burst import cap_deadline, concatenate, iso_second, ordered, quiet_deadline
 from debouncer.errors import ReplyLeaseHeldError, RetryableError
 from debouncer.models import InboundMessage
 from debouncer.ports import AppendResult, HistoryEntry, Turn
@@ -359,7 +359,7 @@ class DynamoDbStore:
                 return None
             # The lease can be taken once lease_expires < now, i.e. from the second after it.
             until = int(old.get("lease_expires", {}).get("N", str(int(now)))) + 1
-            raise ReplyLeaseHeldError("another run is sending this reply", until=until) from e
+            raise ReplyLeaseHeldError(f"another run holds the lease until {iso_second(until)}", until=until) from e
         return _turn(conversation_key, response["Attributes"])
 
     def record_delivery(
