@@ -28,6 +28,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 FUNCTIONS = ("post_message", "process_message", "reply")
 LAMBDA_ENV = {
+    # Set by the Lambda runtime itself. LAMBDA_TASK_ROOT also tells the X-Ray SDK it runs in Lambda: without it, its
+    # import builds a centralized-sampling X-Ray client (~100 ms) that no Lambda function ever builds.
+    "LAMBDA_TASK_ROOT": "/var/task",
+    "LAMBDA_RUNTIME_DIR": "/var/runtime",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
