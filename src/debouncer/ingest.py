@@ -53,16 +53,19 @@ class Ingest:
             if result.duplicate:
                 flush = keyword or should_flush(result.count, result.size, self._max_messages, self._max_bytes)
                 duplicates += 1
-                # A redelivery of a message still in the open burst: its first delivery may have failed between
-                # the buffer write and StartExecution. Starting again is idempotent, so the burst always has a timer.
-                self._timer.start(message.conversation_key, result.burst, wake_at=due)
+                # A redelivery of the message that opened the burst: its first delivery may have failed between the
+                # buffer write and StartExecution. Starting again is idempotent on Standard (on Express it costs an
+                # execution that finds the burst claimed), so the burst always has a timer. Later messages never
+                # started one, so their redeliveries need none.
+                if result.opened_burst:
+                    self._timer.start(message.conversation_key, result.burst, wake_at=due)
                 if flush:
                     self._timer.start(message.conversation_key, result.burst, wake_at=at_once, flush=True)
                 continue
             accepted += 1
             # Only the message that crosses max_messages flushes; later arrivals ride along with that flush.
             flush = keyword or result.count == self._max_messages or result.size >= self._max_bytes
-            if result.count == 1:
+            if result.opened_burst:
                 self._timer.start(message.conversation_key, result.burst, wake_at=due)
             if flush:
                 self._timer.start(message.conversation_key, result.burst, wake_at=at_once, flush=True)

@@ -17,6 +17,7 @@ class AppendResult:
     size: int
     duplicate: bool = False
     quiet_deadline: str | None = None  # when the open burst is due if nothing follows it
+    opened_burst: bool = False  # this message was the open burst's first: the one that starts its timer
 
 
 @dataclass(frozen=True)

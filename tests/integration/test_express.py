@@ -183,6 +183,25 @@ def test_a_new_execution_for_an_answered_burst_sends_nothing(start_runtime: Runt
 
 
 @pytest.mark.workflow_types()
+def test_a_redelivered_later_message_starts_no_execution(start_runtime: RuntimeFactory, workflow_type: str) -> None:
+    runtime = start_runtime()
+    user = _user()
+    ids = _burst(runtime, user, 3)
+
+    # WHEN the channel redelivers the second message while the burst is open (it never opened the burst, so its
+    # first delivery cannot have failed before a timer started: only the opener's redelivery restarts the timer)
+    calls = dict(runtime.emulator.calls)
+    status, body = post(runtime, "whatsapp", builders.whatsapp(user, builders.wa_message(user, ids[1], "again")))
+
+    # THEN it is a duplicate, no StartExecution was made (Express would have started a second execution), one reply
+    assert (status, body) == (200, {"accepted": 0, "duplicates": 1})
+    starts = sum(n for (_, action), n in runtime.emulator.calls.items() if action == "states:StartExecution")
+    assert starts == sum(n for (_, action), n in calls.items() if action == "states:StartExecution") == 1
+    _answered_once(runtime, user, ids)
+    assert len(runtime.executions()) == 1
+
+
+@pytest.mark.workflow_types()
 @pytest.mark.parametrize(
     "failure",
     [RetryableError("429 from the channel"), RuntimeError("reply crashed")],

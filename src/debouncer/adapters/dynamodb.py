@@ -122,20 +122,24 @@ class DynamoDbStore:
         except ClientError as e:
             if _error_code(e) == "ConditionalCheckFailedException":
                 old = e.response.get("Item", {})
+                first = _messages({"messages": {"L": old.get("messages", {}).get("L", [])[:1]}})
                 return AppendResult(
                     burst=int(old["burst"]["N"]),
                     count=int(old["msg_count"]["N"]),
                     size=int(old["size_bytes"]["N"]),
                     duplicate=True,
                     quiet_deadline=old.get("quiet_deadline", {}).get("S"),
+                    opened_burst=bool(first) and first[0].message_id == message.message_id,
                 )
             raise _retryable(e, "append") from e
         new = response["Attributes"]
+        count = int(new["msg_count"]["N"])
         return AppendResult(
             burst=int(new["burst"]["N"]),
-            count=int(new["msg_count"]["N"]),
+            count=count,
             size=int(new["size_bytes"]["N"]),
             quiet_deadline=new["quiet_deadline"]["S"],
+            opened_burst=count == 1,
         )
 
     def claim(self, conversation_key: str, burst: int, claimer: str, now: float) -> Turn | None:
