@@ -419,9 +419,9 @@ def _notes(
         f"State transitions: StateEntered events of each execution's history (GetExecutionHistory). Ours, burst of 4,"
         f" per burst: {states}. Needed: a burst needs one Wait, one read and one decision per sleep (a later message"
         " moved the deadline past the wake-up: sleep again), then Process and Reply: 3 x sleeps + 2. Anything more is"
-        " overhead: here the leading ReadBuffer + Route (the first read always finds the deadline in the future, since"
-        " the execution starts right after the message that set it) and the AnsweredByAI/Answered pair. The naive"
-        " design enters 1 state per stopped execution plus Wait, Process, Reply.",
+        " overhead; Reply ends the execution, so nothing follows it on the answered path (a held reply lease and a"
+        " failure leave Reply through its Catch). The naive design enters 1 state per stopped execution plus Wait,"
+        " Process, Reply.",
         "Express: the same definition's executions, measured start to stop in this run (Wait included, so with the"
         f" {DEBOUNCE_S} s window), billed per execution rounded up to 100 ms at {prices.EXPRESS_MEMORY_MB} MB, first"
         " price tier, plus $1.00 per million requests. Standard: $0.025 per 1,000 transitions.",

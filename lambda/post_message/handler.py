@@ -9,7 +9,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from debouncer.wiring import build_webhook_app
 
 logger = Logger()
-tracer = Tracer()
+# Only the AWS SDK: this function makes no other HTTP calls, and patching httpx would import it on every cold start.
+tracer = Tracer(patch_modules=["botocore"])
 app = build_webhook_app()
 
 
