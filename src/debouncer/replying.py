@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from debouncer.errors import PermanentError
-from debouncer.ports import ChannelSender, MessageBuffer, OutboundMessage
+from debouncer.ports import ChannelSender, MessageBuffer, OutboundMessage, Turn
 from debouncer.splitting import split_text
 
 
@@ -39,15 +39,19 @@ class Replier:
         rather than sending alongside it or failing a burst that is being answered), and PermanentError once the
         answer is delivered when it was the fallback for an AI that failed (`ai_error`): that burst is dead-lettered.
         """
-        delivered = claimed and self._deliver(conversation_key, burst, token)
-        if ai_error:
+        if not claimed:
+            return {"delivered": False}
+        turn = self._buffer.acquire_reply(conversation_key, burst, token, self._clock())
+        delivered = self._deliver(turn, token) if turn is not None else False
+        # A turn that failed for good was dead-lettered by the run that failed it, with the channel's reason.
+        if ai_error and not (turn is not None and turn.failed):
             raise PermanentError(f"AI failed, fallback sent. {ai_error['Error']}: {ai_error['Cause']}")
         return {"delivered": delivered}
 
-    def _deliver(self, conversation_key: str, burst: int, token: str) -> bool:
-        turn = self._buffer.acquire_reply(conversation_key, burst, token, self._clock())
-        if turn is None or turn.answer is None or not turn.messages:
+    def _deliver(self, turn: Turn, token: str) -> bool:
+        if turn.answer is None or turn.delivered or turn.failed or not turn.messages:
             return False
+        conversation_key, burst = turn.conversation_key, turn.burst
         sender = self._senders[turn.messages[0].channel]
         parts = split_text(turn.answer, sender.text_limit)
         for index in range(turn.parts_sent, len(parts)):

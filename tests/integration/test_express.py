@@ -415,6 +415,48 @@ def test_a_permanent_ai_failure_run_twice_at_once_is_dead_lettered_once(
 
 
 @pytest.mark.workflow_types("EXPRESS")
+def test_a_fallback_the_channel_refuses_run_twice_at_once_is_dead_lettered_once(
+    start_runtime: RuntimeFactory, workflow_type: str
+) -> None:
+    runtime = start_runtime(AI_FALLBACK_MESSAGE="Sorry, I cannot answer right now.")
+    runtime.handlers["process_message"].processor._ai = FailingAI()
+    refusing = _fail_for_good(runtime)
+    both_processing = threading.Barrier(2, timeout=15)
+    process = runtime.emulator.functions["process_message"]
+
+    def process_together(event: dict[str, Any], context: Any) -> Any:
+        both_processing.wait()
+        return process(event, context)
+
+    runtime.emulator.functions["process_message"] = process_together
+    # The run that did not record the fallback replies first (the other race is the plain case)
+    other_failed = threading.Event()
+    reply = runtime.emulator.functions["reply"]
+
+    def reply_in_order(event: dict[str, Any], context: Any) -> Any:
+        if event.get("ai_error"):
+            assert other_failed.wait(timeout=15)
+            return reply(event, context)
+        try:
+            return reply(event, context)
+        finally:
+            other_failed.set()
+
+    runtime.emulator.functions["reply"] = reply_in_order
+    user = _user()
+    _burst(runtime, user, 2)
+    [execution] = wait_for(runtime.executions)
+
+    # WHEN both runs meet an AI that fails for good and a channel that refuses the fallback
+    runtime.duplicate_execution(execution["arn"])
+
+    # THEN the fallback was tried once and the burst is on the DLQ once, with the channel's reason: the run that
+    # recorded the fallback does not dead-letter it again for the AI once the other run's send failed the turn
+    _dead_lettered_once(runtime, user, "131047", [])
+    assert refusing.attempts == 1
+
+
+@pytest.mark.workflow_types("EXPRESS")
 def test_every_execution_run_twice_still_answers_each_burst_once(
     start_runtime: RuntimeFactory, workflow_type: str
 ) -> None:

@@ -333,7 +333,8 @@ class DynamoDbStore:
         return None if item is None else _turn(conversation_key, item)
 
     def acquire_reply(self, conversation_key: str, burst: int, token: str, now: float) -> Turn | None:
-        """Take (or renew) the reply lease of a turn; None when there is nothing (left) to send.
+        """Take (or renew) the reply lease of a turn; None when it has no answer yet, and the turn as it is once it
+        was delivered or failed (nothing left to send).
 
         Raises ReplyLeaseHeldError while another token holds a live lease.
         """
@@ -359,8 +360,10 @@ class DynamoDbStore:
             if _error_code(e) != "ConditionalCheckFailedException":
                 raise _retryable(e, "acquire reply") from e
             old = e.response.get("Item")
-            if not old or "answer" not in old or "delivered_at" in old or "failed_at" in old:
+            if not old or "answer" not in old:
                 return None
+            if "delivered_at" in old or "failed_at" in old:
+                return _turn(conversation_key, old)  # settled: nothing to send, and the caller can tell how
             # The lease can be taken once lease_expires < now, i.e. from the second after it.
             until = int(old.get("lease_expires", {}).get("N", str(int(now)))) + 1
             raise ReplyLeaseHeldError(f"another run holds the lease until {iso_second(until)}", until=until) from e
