@@ -96,6 +96,18 @@ def _record_replies(
     return calls
 
 
+def _meet_in_process(runtime: LocalRuntime) -> None:
+    """Two runs of an execution meet in process_message: neither claims before the other has read the buffer."""
+    both_processing = threading.Barrier(2, timeout=15)
+    process = runtime.emulator.functions["process_message"]
+
+    def process_together(event: dict[str, Any], context: Any) -> Any:
+        both_processing.wait()
+        return process(event, context)
+
+    runtime.emulator.functions["process_message"] = process_together
+
+
 class WrappedSender:
     """The local outbox sender, with a text limit of our choosing and a hook before each part."""
 
@@ -256,14 +268,7 @@ def test_the_same_execution_run_twice_at_once_sends_one_reply(
     runtime = start_runtime()
     # GIVEN two runs that meet in process_message (neither claims before the other has read the buffer) and a reply
     # that holds its lease until the other run has come for it
-    both_processing = threading.Barrier(2, timeout=15)
-    process = runtime.emulator.functions["process_message"]
-
-    def process_together(event: dict[str, Any], context: Any) -> Any:
-        both_processing.wait()
-        return process(event, context)
-
-    runtime.emulator.functions["process_message"] = process_together
+    _meet_in_process(runtime)
     contended = threading.Event()
     calls = _record_replies(runtime, on_error=lambda error: isinstance(error, ReplyLeaseHeldError) and contended.set())
     _wrap_sender(runtime, lambda _: contended.wait(timeout=15))
@@ -355,14 +360,7 @@ def test_a_permanent_channel_failure_run_twice_is_sent_and_dead_lettered_once(
     runtime = start_runtime()
     refusing = _fail_for_good(runtime)
     if together:
-        both_processing = threading.Barrier(2, timeout=15)
-        process = runtime.emulator.functions["process_message"]
-
-        def process_together(event: dict[str, Any], context: Any) -> Any:
-            both_processing.wait()
-            return process(event, context)
-
-        runtime.emulator.functions["process_message"] = process_together
+        _meet_in_process(runtime)
     user = _user()
     _burst(runtime, user, 2)
     [execution] = wait_for(runtime.executions)
@@ -388,14 +386,7 @@ def test_a_permanent_ai_failure_run_twice_at_once_is_dead_lettered_once(
     runtime = start_runtime(AI_FALLBACK_MESSAGE=fallback)
     processor = runtime.handlers["process_message"].processor
     processor._ai = ai = FailingAI()
-    both_processing = threading.Barrier(2, timeout=15)
-    process = runtime.emulator.functions["process_message"]
-
-    def process_together(event: dict[str, Any], context: Any) -> Any:
-        both_processing.wait()
-        return process(event, context)
-
-    runtime.emulator.functions["process_message"] = process_together
+    _meet_in_process(runtime)
     user = _user()
     ids = _burst(runtime, user, 2)
     [execution] = wait_for(runtime.executions)
@@ -421,14 +412,7 @@ def test_a_fallback_the_channel_refuses_run_twice_at_once_is_dead_lettered_once(
     runtime = start_runtime(AI_FALLBACK_MESSAGE="Sorry, I cannot answer right now.")
     runtime.handlers["process_message"].processor._ai = FailingAI()
     refusing = _fail_for_good(runtime)
-    both_processing = threading.Barrier(2, timeout=15)
-    process = runtime.emulator.functions["process_message"]
-
-    def process_together(event: dict[str, Any], context: Any) -> Any:
-        both_processing.wait()
-        return process(event, context)
-
-    runtime.emulator.functions["process_message"] = process_together
+    _meet_in_process(runtime)
     # The run that did not record the fallback replies first (the other race is the plain case)
     other_failed = threading.Event()
     reply = runtime.emulator.functions["reply"]
