@@ -10,6 +10,9 @@ arn:aws:states:<region>:<account>:express:<state machine>:<name>:<uuid>; an exec
 `express_time_limit` (300 s) times out; ListExecutions, DescribeExecution, GetExecutionHistory and StopExecution are
 refused to our functions (AWS refuses them for Express). At-least-once delivery is emulated on demand: `duplicate()`
 runs an execution once more under the same ARN, and `express_duplicates` does so for that share of executions.
+
+What moto redoes on every execution and never changes is done once: the definition's parse, its JSONPaths' parse,
+and the boto3 clients of its SDK tasks (212 -> 81 ms of CPU per 3-message burst).
 """
 
 from __future__ import annotations
