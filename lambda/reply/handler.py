@@ -15,7 +15,7 @@ replier = build_replier()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Input {conversation_key, burst, execution, lease, claimed, ai_error}; output {delivered}."""
+    """Input {conversation_key, burst, execution, lease, claimed, ai_failed}; output {delivered}."""
     logger.append_keys(conversation_key=event["conversation_key"], burst=event["burst"])
     # lease: this run's reply token (statemachines/debounce.asl.json); a caller without one leases per execution.
     token = event.get("lease") or event["execution"]
@@ -24,5 +24,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         int(event["burst"]),
         token=token,
         claimed=bool(event["claimed"]),
-        ai_error=event.get("ai_error"),
+        ai_failed=bool(event.get("ai_failed")),
     )

@@ -39,13 +39,14 @@ class Processor:
     def process(self, conversation_key: str, burst: int, claimer: str) -> dict[str, Any]:
         """{"claimed": False} when another execution owns the burst or nothing is left to answer.
 
-        "ai_error" is set when the AI failed for good and the fallback message was recorded instead:
-        the state machine sends that reply, then dead-letters the burst with this error.
+        "ai_failed" is true when the answer is the fallback message recorded because the AI failed for good: the state
+        machine sends it, then reply dead-letters the burst with the AI's error (once, whichever run gets there).
         """
         turn = self._buffer.claim(conversation_key, burst, claimer, self._clock())
         if turn is None or not turn.messages or turn.failed:
-            return {"claimed": False, "ai_error": None}
-        ai_error = None
+            return {"claimed": False, "ai_failed": False}
+        # A retry after a crash, or a duplicate run, finds the answer (or the fallback) already recorded.
+        ai_failed = turn.ai_failure is not None
         if turn.answer is None:
             self._show_typing(turn)
             try:
@@ -56,22 +57,22 @@ class Processor:
                     # least once) that lost the race leaves it to that one, or replies with its answer.
                     if self._buffer.record_ai_failure(conversation_key, burst, str(error), self._clock()):
                         raise
-                    return self._claimed(turn, ai_error=None)
+                    return self._claimed(turn, ai_failed=False)
                 logger.warning("AI failed for good; recording the fallback reply", extra={"error": str(error)})
-                if self._buffer.record_answer(conversation_key, burst, self._fallback_message):
-                    ai_error = {"Error": type(error).__name__, "Cause": str(error)}
+                failure = f"{type(error).__name__}: {error}"
+                self._buffer.record_answer(conversation_key, burst, self._fallback_message, ai_failure=failure)
+                ai_failed = True  # if another run recorded its answer first, reply finds no failure to report
             else:
                 self._buffer.record_answer(conversation_key, burst, answer)
-        return self._claimed(turn, ai_error)
+        return self._claimed(turn, ai_failed)
 
     @staticmethod
-    def _claimed(turn: Turn, ai_error: dict[str, str] | None) -> dict[str, Any]:
-        """ai_error is set only for the run that recorded the fallback: the burst is dead-lettered once."""
+    def _claimed(turn: Turn, ai_failed: bool) -> dict[str, Any]:
         return {
             "claimed": True,
             "messages": len(turn.messages),
             "duplicates_dropped": len(turn.dropped_duplicates),
-            "ai_error": ai_error,
+            "ai_failed": ai_failed,
         }
 
     def _history(self, turn: Turn) -> tuple[HistoryEntry, ...]:

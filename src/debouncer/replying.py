@@ -31,21 +31,23 @@ class Replier:
         token: str,
         *,
         claimed: bool,
-        ai_error: Mapping[str, str] | None = None,
+        ai_failed: bool = False,
     ) -> dict[str, Any]:
         """Deliver the answer; {"delivered": False} when there is nothing (left) to send.
 
         Raises ReplyLeaseHeldError while another run holds the lease (the state machine waits and calls again,
-        rather than sending alongside it or failing a burst that is being answered), and PermanentError once the
-        answer is delivered when it was the fallback for an AI that failed (`ai_error`): that burst is dead-lettered.
+        rather than sending alongside it or failing a burst that is being answered), and PermanentError with the AI's
+        error once the fallback message of an AI that failed for good (`ai_failed`) is delivered: that burst is
+        dead-lettered, by the first run to report it.
         """
         if not claimed:
             return {"delivered": False}
         turn = self._buffer.acquire_reply(conversation_key, burst, token, self._clock())
         delivered = self._deliver(turn, token) if turn is not None else False
-        # A turn that failed for good was dead-lettered by the run that failed it, with the channel's reason.
-        if ai_error and not (turn is not None and turn.failed):
-            raise PermanentError(f"AI failed, fallback sent. {ai_error['Error']}: {ai_error['Cause']}")
+        if ai_failed:
+            failure = self._buffer.report_ai_failure(conversation_key, burst, self._clock())
+            if failure is not None:
+                raise PermanentError(f"AI failed, fallback sent. {failure}")
         return {"delivered": delivered}
 
     def _deliver(self, turn: Turn, token: str) -> bool:

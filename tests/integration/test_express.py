@@ -413,20 +413,6 @@ def test_a_fallback_the_channel_refuses_run_twice_at_once_is_dead_lettered_once(
     runtime.handlers["process_message"].processor._ai = FailingAI()
     refusing = _fail_for_good(runtime)
     _meet_in_process(runtime)
-    # The run that did not record the fallback replies first (the other race is the plain case)
-    other_failed = threading.Event()
-    reply = runtime.emulator.functions["reply"]
-
-    def reply_in_order(event: dict[str, Any], context: Any) -> Any:
-        if event.get("ai_error"):
-            assert other_failed.wait(timeout=15)
-            return reply(event, context)
-        try:
-            return reply(event, context)
-        finally:
-            other_failed.set()
-
-    runtime.emulator.functions["reply"] = reply_in_order
     user = _user()
     _burst(runtime, user, 2)
     [execution] = wait_for(runtime.executions)
@@ -434,10 +420,44 @@ def test_a_fallback_the_channel_refuses_run_twice_at_once_is_dead_lettered_once(
     # WHEN both runs meet an AI that fails for good and a channel that refuses the fallback
     runtime.duplicate_execution(execution["arn"])
 
-    # THEN the fallback was tried once and the burst is on the DLQ once, with the channel's reason: the run that
-    # recorded the fallback does not dead-letter it again for the AI once the other run's send failed the turn
+    # THEN the fallback was tried once and the burst is on the DLQ once, with the channel's reason: neither run
+    # dead-letters it again for the AI once a send failed the turn for good
     _dead_lettered_once(runtime, user, "131047", [])
     assert refusing.attempts == 1
+
+
+@pytest.mark.workflow_types()
+def test_a_crash_after_recording_the_fallback_still_dead_letters_the_burst_once(
+    start_runtime: RuntimeFactory, workflow_type: str
+) -> None:
+    fallback = "Sorry, I cannot answer right now."
+    runtime = start_runtime(AI_FALLBACK_MESSAGE=fallback)
+    processor = runtime.handlers["process_message"].processor
+    processor._ai = FailingAI()
+    buffer = processor._buffer
+    record_answer = buffer.record_answer
+    crashes: list[str] = []
+
+    def record_then_crash(*args: Any, **kwargs: Any) -> bool:
+        recorded = record_answer(*args, **kwargs)
+        if not crashes:
+            crashes.append("after record_answer")
+            raise RuntimeError("process_message died before returning")
+        return recorded
+
+    # GIVEN process_message dying right after it recorded the fallback (its retry finds the answer already there)
+    buffer.record_answer = record_then_crash
+    user = _user()
+    ids = _burst(runtime, user, 2)
+
+    # THEN the retry still says the AI failed: the fallback is sent once and the burst is on the DLQ once
+    letters = wait_for(runtime.dead_letters, timeout=20)
+    wait_for(lambda: executions_settled(runtime), timeout=30)
+    assert crashes
+    [record] = letters + runtime.dead_letters()
+    assert record["error"] == "PermanentError" and "invalid key" in record["cause"]
+    replies = replies_to(runtime, user)
+    assert [(r["text"], r["message_ids"]) for r in replies] == [(fallback, ids)]
 
 
 @pytest.mark.workflow_types("EXPRESS")

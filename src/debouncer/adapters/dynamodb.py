@@ -277,14 +277,20 @@ class DynamoDbStore:
         ]
         return entries[::-1]
 
-    def record_answer(self, conversation_key: str, burst: int, answer: str) -> bool:
-        """Store the answer once; False when a concurrent or earlier run of the burst already settled the turn."""
+    def record_answer(self, conversation_key: str, burst: int, answer: str, ai_failure: str | None = None) -> bool:
+        """Store the answer once; False when a concurrent or earlier run of the burst already settled the turn.
+
+        `ai_failure`: why the AI failed, when the answer is the fallback message (reported once: report_ai_failure).
+        """
+        values = {":answer": _s(answer)}
+        if ai_failure is not None:
+            values[":ai_failure"] = _s(ai_failure)
         return self._settle(
             conversation_key,
             burst,
-            "SET answer = :answer",
+            "SET answer = :answer" + (", ai_failure = :ai_failure" if ai_failure is not None else ""),
             "attribute_exists(pk) AND attribute_not_exists(answer) AND attribute_not_exists(failed_at)",
-            {":answer": _s(answer)},
+            values,
             "record answer",
         )
 
@@ -309,6 +315,28 @@ class DynamoDbStore:
             {":now": _n(int(now)), ":reason": _s(reason), ":token": _s(token)},
             "record reply failure",
         )
+
+    def report_ai_failure(self, conversation_key: str, burst: int, now: float) -> str | None:
+        """Why the AI failed, to the first caller only: None when the answer is the AI's, or the failure was already
+        reported, or the turn failed for good (its DLQ record has the channel's reason)."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(conversation_key, turn_sk(burst)),
+                UpdateExpression="SET ai_failure_reported = :now",
+                ConditionExpression=(
+                    "attribute_exists(ai_failure) AND attribute_not_exists(ai_failure_reported) AND "
+                    "attribute_not_exists(failed_at)"
+                ),
+                ExpressionAttributeValues={":now": _n(int(now))},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as e:
+            if _error_code(e) != "ConditionalCheckFailedException":
+                raise _retryable(e, "report AI failure") from e
+            return None
+        failure: str = response["Attributes"]["ai_failure"]["S"]
+        return failure
 
     def _settle(
         self, conversation_key: str, burst: int, update: str, condition: str, values: dict[str, Any], what: str
@@ -409,5 +437,6 @@ def _turn(conversation_key: str, item: dict[str, Any]) -> Turn:
         parts_sent=int(item.get("parts_sent", {}).get("N", "0")),
         delivered="delivered_at" in item,
         failed="failed_at" in item,
+        ai_failure=item.get("ai_failure", {}).get("S"),
         dropped_duplicates=tuple(d["S"] for d in item.get("dropped_duplicates", {}).get("L", [])),
     )
