@@ -285,24 +285,30 @@ class DynamoDbStore:
         values = {":answer": _s(answer)}
         if ai_failure is not None:
             values[":ai_failure"] = _s(ai_failure)
-        return self._settle(
-            conversation_key,
-            burst,
-            "SET answer = :answer" + (", ai_failure = :ai_failure" if ai_failure is not None else ""),
-            "attribute_exists(pk) AND attribute_not_exists(answer) AND attribute_not_exists(failed_at)",
-            values,
-            "record answer",
+        return (
+            self._settle(
+                conversation_key,
+                burst,
+                "SET answer = :answer" + (", ai_failure = :ai_failure" if ai_failure is not None else ""),
+                "attribute_exists(pk) AND attribute_not_exists(answer) AND attribute_not_exists(failed_at)",
+                values,
+                "record answer",
+            )
+            is not None
         )
 
     def record_ai_failure(self, conversation_key: str, burst: int, reason: str, now: float) -> bool:
         """Mark an unanswered turn failed for good; False when another run answered or failed it first."""
-        return self._settle(
-            conversation_key,
-            burst,
-            "SET failed_at = :now, failure = :reason",
-            "attribute_exists(pk) AND attribute_not_exists(answer) AND attribute_not_exists(failed_at)",
-            {":now": _n(int(now)), ":reason": _s(reason)},
-            "record AI failure",
+        return (
+            self._settle(
+                conversation_key,
+                burst,
+                "SET failed_at = :now, failure = :reason",
+                "attribute_exists(pk) AND attribute_not_exists(answer) AND attribute_not_exists(failed_at)",
+                {":now": _n(int(now)), ":reason": _s(reason)},
+                "record AI failure",
+            )
+            is not None
         )
 
     def record_reply_failure(self, conversation_key: str, burst: int, token: str, reason: str, now: float) -> None:
@@ -319,41 +325,46 @@ class DynamoDbStore:
     def report_ai_failure(self, conversation_key: str, burst: int, now: float) -> str | None:
         """Why the AI failed, to the first caller only: None when the answer is the AI's, or the failure was already
         reported, or the turn failed for good (its DLQ record has the channel's reason)."""
-        try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=self._key(conversation_key, turn_sk(burst)),
-                UpdateExpression="SET ai_failure_reported = :now",
-                ConditionExpression=(
-                    "attribute_exists(ai_failure) AND attribute_not_exists(ai_failure_reported) AND "
-                    "attribute_not_exists(failed_at)"
-                ),
-                ExpressionAttributeValues={":now": _n(int(now))},
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as e:
-            if _error_code(e) != "ConditionalCheckFailedException":
-                raise _retryable(e, "report AI failure") from e
-            return None
-        failure: str = response["Attributes"]["ai_failure"]["S"]
-        return failure
+        item = self._settle(
+            conversation_key,
+            burst,
+            "SET ai_failure_reported = :now",
+            "attribute_exists(ai_failure) AND attribute_not_exists(ai_failure_reported) AND "
+            "attribute_not_exists(failed_at)",
+            {":now": _n(int(now))},
+            "report AI failure",
+            returning=True,
+        )
+        return None if item is None else str(item["ai_failure"]["S"])
 
     def _settle(
-        self, conversation_key: str, burst: int, update: str, condition: str, values: dict[str, Any], what: str
-    ) -> bool:
+        self,
+        conversation_key: str,
+        burst: int,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        what: str,
+        *,
+        returning: bool = False,
+    ) -> dict[str, Any] | None:
+        """One conditional update of a turn; None when the condition did not hold, else the turn as it now is when
+        `returning` (empty otherwise: a turn can hold a large burst)."""
         try:
-            self._client.update_item(
+            response = self._client.update_item(
                 TableName=self._table,
                 Key=self._key(conversation_key, turn_sk(burst)),
                 UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW" if returning else "NONE",
             )
         except ClientError as e:
             if _error_code(e) != "ConditionalCheckFailedException":
                 raise _retryable(e, what) from e
-            return False
-        return True
+            return None
+        item: dict[str, Any] = response.get("Attributes", {})
+        return item
 
     def load_turn(self, conversation_key: str, burst: int) -> Turn | None:
         """Read a turn with a consistent read."""
