@@ -42,12 +42,14 @@ from moto.stepfunctions.parser.api import InvalidExecutionInput, StateMachineTyp
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.component import Component
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.state import state as state_module
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_dynamodb,
     state_task_service_sqs,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
+from moto.stepfunctions.parser.asl.eval.states import StateData
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.backend.execution import Execution
@@ -146,6 +148,21 @@ _PARSED = _ParsedDefinitions()
 
 def _shared_entrypoint(worker: ExecutionWorker) -> EvalComponent:
     return _PARSED.entrypoint(worker)
+
+
+def aws_timestamp(iso: str) -> str:
+    """An ISO 8601 time as Step Functions writes $$.State.EnteredTime: UTC, milliseconds, "Z".
+
+    moto writes Python's isoformat(), which drops the fraction when the microseconds are 0 (once in a million
+    entries): the definition's "now" (EnteredTime cut at its ".") then became no timestamp at all and failed the
+    execution.
+    """
+    moment = datetime.fromisoformat(iso).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _state_data(EnteredTime: str, Name: str) -> dict[str, str]:  # noqa: N803 - moto's keyword names
+    return {"EnteredTime": aws_timestamp(EnteredTime), "Name": Name}
 
 
 def _dispatch(stubber: BotocoreStubber, request: Any) -> Response | None:
@@ -250,6 +267,7 @@ class Emulator:
         StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign,assignment]
         StepFunctionBackend.accepted_exec_arn_format = _EXEC_ARN_FORMAT
         ExecutionWorker._get_evaluation_entrypoint = _shared_entrypoint  # type: ignore[method-assign,assignment]
+        state_module.StateData = _state_data  # type: ignore[attr-defined,assignment]
         for module, parse in _JSON_PATH_MODULES.items():
             module.parse = functools.lru_cache(maxsize=1024)(parse)
         clients: dict[tuple[str, str], Any] = {}
@@ -277,6 +295,7 @@ class Emulator:
         StepFunctionsParserBackend.start_execution = _ORIGINAL_START_EXECUTION  # type: ignore[method-assign]
         StepFunctionBackend.accepted_exec_arn_format = _ORIGINAL_EXEC_ARN_FORMAT
         ExecutionWorker._get_evaluation_entrypoint = _ORIGINAL_ENTRYPOINT  # type: ignore[method-assign]
+        state_module.StateData = StateData  # type: ignore[attr-defined]
         for module, parse in _JSON_PATH_MODULES.items():
             module.parse = parse
         for module in _TASK_CLIENT_MODULES:
