@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,6 +43,15 @@ class InboundMessage(BaseModel):
     reply_to: str | None = None
     thread_id: str | None = Field(default=None, description="Telegram forum topic; replies go to the same thread")
     sender_name: str | None = None
+
+    @cached_property
+    def document(self) -> str:
+        """The message as one compact JSON document: what the buffer stores, and what its size is measured on.
+
+        Computed once per message (the webhook checks it, measures it and writes it); raises
+        PydanticSerializationError for a string pydantic cannot encode (a lone surrogate).
+        """
+        return self.model_dump_json(exclude_defaults=True)
 
     def render(self) -> str:
         """The text the AI sees: the message text, with a typed placeholder for each media part."""

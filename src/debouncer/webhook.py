@@ -51,7 +51,7 @@ def _check_fits_one_item(messages: list[InboundMessage]) -> None:
     added: dict[str, int] = {}
     for message in messages:
         # Measured as the DynamoDB adapter stores a message: its JSON document, and its id in the set.
-        size = len(message.model_dump_json(exclude_defaults=True).encode()) + len(message.message_id.encode())
+        size = len(message.document.encode()) + len(message.message_id.encode())
         added[message.conversation_key] = added.get(message.conversation_key, 0) + size
     largest = max(added.values(), default=0)
     if largest > MAX_POST_BYTES_PER_CONVERSATION:

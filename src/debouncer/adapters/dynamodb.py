@@ -90,7 +90,7 @@ class DynamoDbStore:
 
     def append(self, message: InboundMessage, now: float) -> AppendResult:
         """One atomic UpdateItem: append, dedupe by id, bump version, move the deadline, open a burst if none is."""
-        document = message.model_dump_json(exclude_defaults=True)
+        document = message.document
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -201,7 +201,7 @@ class DynamoDbStore:
         turn = {
             **self._key(conversation_key, turn_sk(burst)),
             "burst": _n(burst),
-            "messages": {"L": [_s(m.model_dump_json(exclude_defaults=True)) for m in keep]},
+            "messages": {"L": [_s(m.document) for m in keep]},
             "claimed_by": _s(claimer),
             "claimed_at": _n(int(now)),
             "parts_sent": _n(0),

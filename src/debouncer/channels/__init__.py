@@ -26,7 +26,7 @@ def build_message(**fields: Any) -> InboundMessage:
     try:
         message = InboundMessage(**fields)
         # A lone surrogate (a "\ud800" escape) passes plain str fields and fails only when the message is written.
-        message.model_dump_json()
+        _ = message.document
     except ValidationError as e:
         # Field names only: pydantic's own text embeds the input, which may be the user's message.
         where = ", ".join(".".join(str(p) for p in err["loc"]) for err in e.errors())
