@@ -38,8 +38,5 @@ class ConfigurationError(DebouncerError):
 
 
 class ReplyLeaseHeldError(RetryableError):
-    """Another run holds a turn's reply lease until `until` (epoch seconds): it is sending, or its lease lapses."""
-
-    def __init__(self, message: str, until: float) -> None:
-        super().__init__(message)
-        self.until = until
+    """Another run holds a turn's reply lease: it is sending, or its lease has not lapsed yet (the state machine
+    waits and calls again)."""

@@ -277,24 +277,21 @@ class DynamoDbStore:
         ]
         return entries[::-1]
 
-    def record_answer(self, conversation_key: str, burst: int, answer: str, ai_failure: str | None = None) -> bool:
-        """Store the answer once; False when a concurrent or earlier run of the burst already settled the turn.
+    def record_answer(self, conversation_key: str, burst: int, answer: str, ai_failure: str | None = None) -> None:
+        """Store the answer once; a concurrent or earlier run of the burst that settled the turn first keeps its own.
 
         `ai_failure`: why the AI failed, when the answer is the fallback message (reported once: report_ai_failure).
         """
         values = {":answer": _s(answer)}
         if ai_failure is not None:
             values[":ai_failure"] = _s(ai_failure)
-        return (
-            self._settle(
-                conversation_key,
-                burst,
-                "SET answer = :answer" + (", ai_failure = :ai_failure" if ai_failure is not None else ""),
-                "attribute_exists(pk) AND attribute_not_exists(answer) AND attribute_not_exists(failed_at)",
-                values,
-                "record answer",
-            )
-            is not None
+        self._settle(
+            conversation_key,
+            burst,
+            "SET answer = :answer" + (", ai_failure = :ai_failure" if ai_failure is not None else ""),
+            "attribute_exists(pk) AND attribute_not_exists(answer) AND attribute_not_exists(failed_at)",
+            values,
+            "record answer",
         )
 
     def record_ai_failure(self, conversation_key: str, burst: int, reason: str, now: float) -> bool:
@@ -405,7 +402,7 @@ class DynamoDbStore:
                 return _turn(conversation_key, old)  # settled: nothing to send, and the caller can tell how
             # The lease can be taken once lease_expires < now, i.e. from the second after it.
             until = int(old.get("lease_expires", {}).get("N", str(int(now)))) + 1
-            raise ReplyLeaseHeldError(f"another run holds the lease until {iso_second(until)}", until=until) from e
+            raise ReplyLeaseHeldError(f"another run holds the lease until {iso_second(until)}") from e
         return _turn(conversation_key, response["Attributes"])
 
     def record_delivery(
