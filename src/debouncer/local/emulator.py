@@ -103,27 +103,22 @@ def _wait_seconds_rounded_up(self: Timestamp, env: Any) -> int:
     return max(0, math.ceil(delta.total_seconds()))
 
 
-class _ParsedDefinitions:
-    """moto parses the definition again for every execution (antlr: over half the emulator's CPU under load).
+# moto parses the definition again for every execution (antlr: over half the emulator's CPU under load). A parsed
+# program is a tree of declarations: evaluation state lives in each execution's environment, keyed by every
+# component's heap_key, which is fixed once here so that executions sharing the tree cannot race to set it. Our
+# definition has no Map or Parallel state, the only ones that keep state on their components.
+_programs: dict[str, EvalComponent] = {}
+_programs_lock = threading.Lock()
 
-    A parsed program is a tree of declarations: evaluation state lives in each execution's environment, keyed by
-    every component's heap_key, which is fixed here once so that executions sharing the tree cannot race to set it.
-    Our definition has no Map or Parallel state, the only ones that keep state on their components.
-    """
 
-    def __init__(self) -> None:
-        self._programs: dict[str, EvalComponent] = {}
-        self._lock = threading.Lock()
-
-    def entrypoint(self, worker: ExecutionWorker) -> EvalComponent:
-        definition = worker._evaluation_details.state_machine_details.definition
-        with self._lock:
-            program = self._programs.get(definition)
-            if program is None:
-                program = AmazonStateLanguageParser.parse(definition)[0]
-                _fix_heap_keys(program, set())
-                self._programs[definition] = program
-        return program
+def _shared_entrypoint(worker: ExecutionWorker) -> EvalComponent:
+    definition = worker._evaluation_details.state_machine_details.definition
+    with _programs_lock:
+        program = _programs.get(definition)
+        if program is None:
+            program = _programs[definition] = AmazonStateLanguageParser.parse(definition)[0]
+            _fix_heap_keys(program, set())
+    return program
 
 
 def _fix_heap_keys(node: Any, seen: set[int]) -> None:
@@ -141,13 +136,6 @@ def _fix_heap_keys(node: Any, seen: set[int]) -> None:
     for child in children:
         if isinstance(child, Component | list | tuple | dict):
             _fix_heap_keys(child, seen)
-
-
-_PARSED = _ParsedDefinitions()
-
-
-def _shared_entrypoint(worker: ExecutionWorker) -> EvalComponent:
-    return _PARSED.entrypoint(worker)
 
 
 def aws_timestamp(iso: str) -> str:
@@ -295,6 +283,8 @@ class Emulator:
         StepFunctionsParserBackend.start_execution = _ORIGINAL_START_EXECUTION  # type: ignore[method-assign]
         StepFunctionBackend.accepted_exec_arn_format = _ORIGINAL_EXEC_ARN_FORMAT
         ExecutionWorker._get_evaluation_entrypoint = _ORIGINAL_ENTRYPOINT  # type: ignore[method-assign]
+        with _programs_lock:
+            _programs.clear()  # each runtime renders its own definition (its table's name): keep none past it
         state_module.StateData = StateData  # type: ignore[attr-defined]
         for module, parse in _JSON_PATH_MODULES.items():
             module.parse = parse
