@@ -32,8 +32,9 @@ $(CHECKOV_STAMP): tools/checkov-requirements.txt
 
 checkov-venv: $(CHECKOV_STAMP)
 
-package: $(STAMP) ## build one reproducible zip per Lambda into build/ (Lambda python3.12, arm64 wheels)
-	$(BIN)/python tools/package.py
+ARCH ?= arm64
+package: $(STAMP) ## build one reproducible zip per Lambda into build/$(ARCH)/ (Lambda python3.12; ARCH=arm64|x86_64, as lambda_architecture)
+	$(BIN)/python tools/package.py --arch $(ARCH)
 
 run: $(STAMP) ## serve the whole pipeline locally on http://$(HOST):$(PORT) (embedded AWS emulator)
 	$(BIN)/debouncer serve --host $(HOST) --port $(PORT)

@@ -149,12 +149,20 @@ locals {
 
   # Environment variable names are the ones src/debouncer/config.py reads. Changing a value (e.g.
   # debounce_seconds) is an in-place UpdateFunctionConfiguration: no new code package.
+  # Every function validates the same settings model at cold start, so each one is given every value that model
+  # checks across fields (the window, the workflow type and the functions' timeouts): a function left to the
+  # model's defaults would judge the deployment by numbers Terraform never chose (and refuse to start).
   common_environment = {
-    TABLE_NAME                   = module.dynamodb.table_name
-    POWERTOOLS_SERVICE_NAME      = var.name_prefix
-    POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
-    LOG_LEVEL                    = var.log_level
-    SECRETS_SOURCE               = "ssm"
+    TABLE_NAME                      = module.dynamodb.table_name
+    POWERTOOLS_SERVICE_NAME         = var.name_prefix
+    POWERTOOLS_METRICS_NAMESPACE    = var.metrics_namespace
+    LOG_LEVEL                       = var.log_level
+    SECRETS_SOURCE                  = "ssm"
+    WORKFLOW_TYPE                   = var.workflow_type
+    DEBOUNCE_SECONDS                = tostring(var.debounce_seconds)
+    MAX_WAIT_SECONDS                = tostring(var.max_wait_seconds)
+    PROCESS_MESSAGE_TIMEOUT_SECONDS = tostring(var.lambda_timeout.process_message)
+    REPLY_TIMEOUT_SECONDS           = tostring(var.lambda_timeout.reply)
   }
 
   # How to reach each channel's send API: reply sends, and process_message shows typing when enabled.
@@ -170,8 +178,6 @@ locals {
   lambda_environment = {
     post_message = merge(local.common_environment, {
       STATE_MACHINE_ARN           = local.state_machine_arn
-      DEBOUNCE_SECONDS            = tostring(var.debounce_seconds)
-      MAX_WAIT_SECONDS            = tostring(var.max_wait_seconds)
       MAX_MESSAGES                = tostring(var.max_messages)
       FLUSH_KEYWORDS              = join(",", [for k in var.flush_keywords : trimspace(k)])
       BUFFER_TTL_SECONDS          = tostring(var.buffer_retention_days * 86400)
@@ -229,6 +235,12 @@ resource "terraform_data" "settings" {
     }
 
     precondition {
+      # make package builds one folder per instruction set; this is what ties the zips to lambda_architecture.
+      condition     = alltrue([for k in keys(local.lambda_functions) : fileexists("${path.module}/build/${var.lambda_architecture}/${k}.zip")])
+      error_message = "No Lambda packages for lambda_architecture = \"${var.lambda_architecture}\" in build/${var.lambda_architecture}/: run `make package ARCH=${var.lambda_architecture}` first."
+    }
+
+    precondition {
       condition     = var.ai_provider != "openai" || (var.openai_base_url != "" && var.openai_model != "")
       error_message = "ai_provider = \"openai\" needs openai_base_url and openai_model."
     }
@@ -268,7 +280,7 @@ module "lambda" {
 
   function_name                  = local.function_names[each.key]
   description                    = each.value.description
-  filename                       = "${path.module}/build/${each.key}.zip"
+  filename                       = "${path.module}/build/${var.lambda_architecture}/${each.key}.zip"
   handler                        = "handler.handler"
   runtime                        = "python3.12"
   architecture                   = var.lambda_architecture
@@ -310,13 +322,16 @@ module "step_functions" {
 module "api_gateway" {
   source = "./modules/api_gateway"
 
-  name                   = local.names.api
-  lambda_function_name   = module.lambda["post_message"].function_name
-  lambda_function_arn    = module.lambda["post_message"].function_arn
-  throttling_burst_limit = var.api_throttling_burst_limit
-  throttling_rate_limit  = var.api_throttling_rate_limit
-  log_retention_days     = var.log_retention_days
-  kms_key_arn            = var.kms_key_arn
+  name                 = local.names.api
+  lambda_function_name = module.lambda["post_message"].function_name
+  lambda_function_arn  = module.lambda["post_message"].function_arn
+  # The function's own timeout plus a second for the invoke, within the HTTP API's 30 s: a shorter integration
+  # timeout would answer 503 while the function still buffers the message, and the channel would redeliver it.
+  integration_timeout_milliseconds = min(30000, (var.lambda_timeout.post_message + 1) * 1000)
+  throttling_burst_limit           = var.api_throttling_burst_limit
+  throttling_rate_limit            = var.api_throttling_rate_limit
+  log_retention_days               = var.log_retention_days
+  kms_key_arn                      = var.kms_key_arn
 }
 
 module "alarms" {
@@ -325,6 +340,9 @@ module "alarms" {
   name_prefix            = var.name_prefix
   dead_letter_queue_name = module.queue.queue_name
   state_machine_arn      = module.step_functions.state_machine_arn
-  lambda_function_names  = { for k, m in module.lambda : k => m.function_name }
-  alarm_sns_topic_arn    = var.alarm_sns_topic_arn
+  # Only post_message: any error of it is a defect (API Gateway's bare 500 to a channel). process_message and reply
+  # fail by design and the state machine handles it (a held reply lease, the AI's error after its fallback was sent,
+  # transient retries); what reaches the user, or fails to, shows on the DLQ and execution alarms above.
+  lambda_function_names = { post_message = module.lambda["post_message"].function_name }
+  alarm_sns_topic_arn   = var.alarm_sns_topic_arn
 }

@@ -262,8 +262,8 @@ variable "secret_parameter_names" {
   nullable = false
 
   validation {
-    condition     = alltrue([for k, v in var.secret_parameter_names : v == null || (length(coalesce(v, "x")) <= 1011 && can(regex("^(/[a-zA-Z0-9_.\\-/]+|arn:aws[a-zA-Z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[a-zA-Z0-9/_+=.@-]+)$", v)))])
-    error_message = "Each secret_parameter_names entry must be an SSM parameter name starting with '/' (e.g. /chat-debouncer/meta_app_secret) or a Secrets Manager secret ARN, not a secret value."
+    condition     = alltrue([for k, v in var.secret_parameter_names : v == null || (length(coalesce(v, "x")) <= 1011 && can(regex("^(/[a-zA-Z0-9_.\\-/]+|arn:aws[a-zA-Z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[a-zA-Z0-9/_+=.@-]+-[a-zA-Z0-9]{6})$", v)))])
+    error_message = "Each secret_parameter_names entry must be an SSM parameter name starting with '/' (e.g. /chat-debouncer/meta_app_secret) or a complete Secrets Manager secret ARN, ending in the six characters AWS appends to the name (…:secret:name-AbCdEf: the IAM grant must match the secret's real ARN), not a secret value."
   }
 }
 

@@ -328,7 +328,9 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry point (`make package`)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--arch", choices=("arm64", "x86_64"), default="arm64", help="Lambda architecture")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "build", help="output directory (default: build/)")
+    parser.add_argument(
+        "--out", type=Path, help="output directory (default: build/<arch>/, where Terraform looks for that architecture)"
+    )
     parser.add_argument("--cache-dir", type=Path, default=REPO_ROOT / ".cache" / "wheels", help="wheel cache")
     parser.add_argument("--host", action="store_true", help="build for this interpreter/machine (import tests)")
     parser.add_argument(
@@ -336,7 +338,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     target = host_target() if args.host else lambda_target(args.arch)
-    artifacts = build(args.out, target, args.cache_dir, args.runtime_dir)
+    # One folder per architecture: Terraform deploys build/<lambda_architecture>/, so a zip built for the other
+    # instruction set can never be shipped by mistake (its wheels' native code would not load).
+    out = args.out or REPO_ROOT / "build" / ("host" if args.host else args.arch)
+    artifacts = build(out, target, args.cache_dir, args.runtime_dir)
     print_table(artifacts, target)
     return 0
 

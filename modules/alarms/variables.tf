@@ -29,7 +29,7 @@ variable "state_machine_arn" {
 }
 
 variable "lambda_function_names" {
-  description = "Lambda functions whose Errors metric is watched: map of a short key to the function name."
+  description = "Lambda functions whose every error is a defect, so whose Errors metric is watched: map of a short key to the function name. Leave out functions that fail by design and are retried or caught by a state machine."
   type        = map(string)
 
   validation {

@@ -1,10 +1,11 @@
 # HTTP API in front of post_message: the channel webhooks and a health check, all proxied to one function.
 
 locals {
+  # ANY, not GET and POST: post_message answers every other method with a JSON 405 naming the allowed ones, which
+  # a channel or an operator can act on; a route per method would leave them API Gateway's bare 404.
   route_keys = toset([
-    "GET /webhook/{channel}",
-    "POST /webhook/{channel}",
-    "GET /health",
+    "ANY /webhook/{channel}",
+    "ANY /health",
   ])
 }
 

@@ -4,6 +4,8 @@
 
 data "aws_caller_identity" "current" {}
 
+data "aws_region" "current" {}
+
 data "aws_iam_policy_document" "assume" {
   statement {
     sid     = "LambdaAssume"
@@ -23,7 +25,8 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "this" {
-  name               = var.function_name
+  # IAM is global: the Region in the name lets the same name_prefix deploy in a second Region.
+  name               = "${var.function_name}-${data.aws_region.current.region}"
   description        = "Execution role of the ${var.function_name} Lambda function."
   assume_role_policy = data.aws_iam_policy_document.assume.json
 

@@ -1,10 +1,10 @@
 variable "function_name" {
-  description = "Name of the Lambda function (also its role and its log group /aws/lambda/<name>)."
+  description = "Name of the Lambda function (also its log group /aws/lambda/<name>, and with the Region appended its role)."
   type        = string
 
   validation {
-    condition     = can(regex("^[a-zA-Z0-9_-]{1,64}$", var.function_name))
-    error_message = "function_name must be 1-64 characters of a-z, A-Z, 0-9, '-' and '_'."
+    condition     = can(regex("^[a-zA-Z0-9_-]{1,48}$", var.function_name))
+    error_message = "function_name must be 1-48 characters of a-z, A-Z, 0-9, '-' and '_' (its role name adds '-<region>' within IAM's 64)."
   }
 }
 
@@ -115,9 +115,11 @@ variable "environment_variables" {
     error_message = "environment_variables must be non-empty and every name must match [a-zA-Z][a-zA-Z0-9_]*."
   }
 
+  # Lambda's limit is 4 KB of bytes, not characters: a system prompt in Greek or Japanese takes two or three bytes
+  # a character. Terraform has no byte length, but base64 has one: 4 characters for every 3 bytes, less padding.
   validation {
-    condition     = length(jsonencode(var.environment_variables)) <= 4096
-    error_message = "Lambda limits the environment to 4 KB in total."
+    condition     = length(base64encode(jsonencode(var.environment_variables))) * 3 / 4 - length(regexall("=", base64encode(jsonencode(var.environment_variables)))) <= 4096
+    error_message = "Lambda limits the environment to 4 KB (4096 bytes of UTF-8) in total."
   }
 }
 

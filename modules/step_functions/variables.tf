@@ -1,10 +1,10 @@
 variable "name" {
-  description = "Name of the state machine (also of its role and its log group)."
+  description = "Name of the state machine (also of its log group, and with the Region appended of its role)."
   type        = string
 
   validation {
-    condition     = can(regex("^[a-zA-Z0-9_-]{1,64}$", var.name))
-    error_message = "name must be 1-64 characters of a-z, A-Z, 0-9, '-' and '_' (64: IAM role name limit)."
+    condition     = can(regex("^[a-zA-Z0-9_-]{1,48}$", var.name))
+    error_message = "name must be 1-48 characters of a-z, A-Z, 0-9, '-' and '_' (its role name adds '-<region>' within IAM's 64)."
   }
 }
 

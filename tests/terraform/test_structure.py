@@ -22,6 +22,15 @@ LAMBDA_NAMES = ["post_message", "process_message", "reply"]
 
 # The environment each function reads (src/debouncer/config.py and the handlers), exactly.
 COMMON_ENV = {"TABLE_NAME", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL", "SECRETS_SOURCE"}
+# What the settings model checks across fields at every cold start (the window against the workflow type's limit):
+# every function must see the values Terraform chose, not the model's defaults.
+COMMON_ENV |= {
+    "WORKFLOW_TYPE",
+    "DEBOUNCE_SECONDS",
+    "MAX_WAIT_SECONDS",
+    "PROCESS_MESSAGE_TIMEOUT_SECONDS",
+    "REPLY_TIMEOUT_SECONDS",
+}
 CHANNEL_ENV = {
     "WHATSAPP_API_VERSION",
     "WHATSAPP_PHONE_NUMBER_ID",
@@ -34,8 +43,6 @@ LAMBDA_ENV = {
     "post_message": COMMON_ENV
     | {
         "STATE_MACHINE_ARN",
-        "DEBOUNCE_SECONDS",
-        "MAX_WAIT_SECONDS",
         "MAX_MESSAGES",
         "FLUSH_KEYWORDS",
         "BUFFER_TTL_SECONDS",
@@ -336,12 +343,12 @@ def test_table_key_names_are_not_retyped_in_terraform() -> None:
 
 
 def test_lambda_functions_are_the_three_handlers() -> None:
-    """One lambda_function instance per handler directory name, packaged as build/<name>.zip."""
+    """One lambda_function instance per handler directory name, packaged as build/<architecture>/<name>.zip."""
     assert sorted(root_locals()["lambda_functions"]) == LAMBDA_NAMES
     lambda_module = blocks(load(REPO_ROOT / "main.tf"), "module")["lambda"]
     assert lambda_module["source"] == "./modules/lambda_function"
     assert lambda_module["for_each"] == "${local.lambda_functions}"
-    assert lambda_module["filename"] == "${path.module}/build/${each.key}.zip"
+    assert lambda_module["filename"] == "${path.module}/build/${var.lambda_architecture}/${each.key}.zip"
     assert lambda_module["handler"] == "handler.handler"
     assert lambda_module["runtime"] == "python3.12"
 
