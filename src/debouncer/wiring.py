@@ -63,15 +63,13 @@ def build_webhook_app(settings: Settings | None = None) -> APIGatewayHttpResolve
 def build_ai(settings: Settings) -> AIProvider:
     """The configured AI provider. Imports are deferred: each Lambda loads only the client it uses."""
     if settings.ai_provider == "bedrock":
-        from debouncer.adapters.ai_bedrock import BedrockAI
+        from debouncer.adapters.ai_bedrock import BedrockAI, client_config
 
         if not settings.bedrock_model_id:
             raise ConfigurationError("AI_PROVIDER=bedrock needs BEDROCK_MODEL_ID")
-        # The provider's bounded retries and per-attempt timeout are botocore's own.
-        bedrock_config = Config(
-            retries={"max_attempts": settings.ai_max_attempts, "mode": "standard"},
-            connect_timeout=5,
-            read_timeout=settings.ai_timeout_seconds,
+        # The provider's bounded attempts (calls, not retries) and per-attempt timeout are botocore's own.
+        bedrock_config = client_config(
+            max_attempts=settings.ai_max_attempts, timeout_seconds=settings.ai_timeout_seconds
         )
         bedrock = boto3.client("bedrock-runtime", region_name=settings.aws_region, config=bedrock_config)
         return BedrockAI(

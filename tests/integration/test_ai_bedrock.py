@@ -10,10 +10,13 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
+from pytest_httpserver import HTTPServer
 
 from debouncer.adapters.ai_bedrock import BedrockAI
+from debouncer.config import Settings
 from debouncer.errors import PermanentError
 from debouncer.ports import AIRequest, HistoryEntry
+from debouncer.wiring import build_ai
 from tests.builders import inbound
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -156,3 +159,25 @@ def test_a_read_timeout_from_the_client_config_is_a_permanent_error() -> None:
             BedrockAI(client, MODEL, max_tokens=64).answer(REQUEST)
 
     assert str(raised.value) == f"Bedrock {MODEL}: ReadTimeoutError, transient, retries exhausted"
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 3])
+def test_ai_max_attempts_counts_calls_not_retries(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, attempts: int
+) -> None:
+    # GIVEN the client the process_message Lambda builds, pointed at a fake Bedrock that is always unavailable
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", httpserver.url_for(""))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    httpserver.expect_request(f"/model/{MODEL}/converse", method="POST").respond_with_json(
+        {"message": "try later"}, status=503, headers={"x-amzn-ErrorType": "ServiceUnavailableException"}
+    )
+    settings = Settings(ai_provider="bedrock", bedrock_model_id=MODEL, ai_max_attempts=attempts, ai_timeout_seconds=5)
+
+    # WHEN it asks once
+    with pytest.raises(PermanentError) as raised:
+        build_ai(settings).answer(REQUEST)
+
+    # THEN AI_MAX_ATTEMPTS is the number of calls (botocore's max_attempts would have made one more)
+    assert len(httpserver.log) == attempts
+    assert f"gave up after {attempts} attempt(s)" in str(raised.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from debouncer.errors import PermanentError
@@ -25,12 +26,24 @@ _TRANSIENT_CODES = frozenset(
 _MAX_DETAIL = 200
 
 
+def client_config(*, max_attempts: int, timeout_seconds: float) -> Config:
+    """botocore settings for the bedrock-runtime client: `max_attempts` calls in all, each bounded by the timeout.
+
+    botocore's `max_attempts` counts retries (3 means four calls); `total_max_attempts` counts the calls themselves.
+    """
+    return Config(
+        retries={"total_max_attempts": max_attempts, "mode": "standard"},
+        connect_timeout=min(5.0, timeout_seconds),
+        read_timeout=timeout_seconds,
+    )
+
+
 class BedrockAI:
     """Implements AIProvider with `bedrock-runtime` Converse.
 
     Retries and timeouts belong to the client the caller builds, e.g.
-    `boto3.client("bedrock-runtime", config=Config(retries={"max_attempts": 3, "mode": "standard"},
-    read_timeout=30, connect_timeout=2))`; this adapter only maps what is left once botocore gives up.
+    `boto3.client("bedrock-runtime", config=client_config(max_attempts=2, timeout_seconds=25))`; this adapter only
+    maps what is left once botocore gives up.
     """
 
     uses_history = True
