@@ -5,6 +5,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from debouncer.privacy import conversation_ref
 from debouncer.wiring import build_processor
 
 logger = Logger()
@@ -16,5 +17,7 @@ processor = build_processor()
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Input {conversation_key, burst, execution}; output {claimed, ...}."""
-    logger.append_keys(conversation_key=event["conversation_key"], burst=event["burst"])
-    return processor.process(event["conversation_key"], int(event["burst"]), claimer=event["execution"])
+    logger.append_keys(conversation_ref=conversation_ref(event["conversation_key"]), burst=event["burst"])
+    result = processor.process(event["conversation_key"], int(event["burst"]), claimer=event["execution"])
+    logger.info("burst processed", claimed=result["claimed"], ai_failed=result["ai_failed"])
+    return result

@@ -5,6 +5,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from debouncer.privacy import conversation_ref
 from debouncer.wiring import build_replier
 
 logger = Logger()
@@ -16,13 +17,15 @@ replier = build_replier()
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Input {conversation_key, burst, execution, lease, claimed, ai_failed}; output {delivered}."""
-    logger.append_keys(conversation_key=event["conversation_key"], burst=event["burst"])
+    logger.append_keys(conversation_ref=conversation_ref(event["conversation_key"]), burst=event["burst"])
     # lease: this run's reply token (statemachines/debounce.asl.json); a caller without one leases per execution.
     token = event.get("lease") or event["execution"]
-    return replier.reply(
+    result = replier.reply(
         event["conversation_key"],
         int(event["burst"]),
         token=token,
         claimed=bool(event["claimed"]),
         ai_failed=bool(event.get("ai_failed")),
     )
+    logger.info("reply done", delivered=result["delivered"])
+    return result

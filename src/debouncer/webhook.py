@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from debouncer.errors import (
 )
 from debouncer.ingest import Ingest
 from debouncer.models import InboundMessage
+from debouncer.privacy import conversation_ref
 
 logger = Logger(child=True)
 
@@ -145,8 +147,9 @@ def build_app(ingest: Ingest, secrets: Secrets, settings: Settings) -> APIGatewa
         messages = receiver()
         _check_fits_one_item(messages)
         result = ingest.accept(messages)
-        for message in messages:
-            logger.info("message buffered", conversation_key=message.conversation_key, message_id=message.message_id)
+        # Keys and message ids hold phone numbers and user ids (a wamid encodes the number): log the key's hash only.
+        for ref, count in Counter(conversation_ref(m.conversation_key) for m in messages).items():
+            logger.info("messages buffered", channel=channel, conversation_ref=ref, messages=count)
         return {"accepted": result.accepted, "duplicates": result.duplicates}
 
     @app.route("/webhook/<channel>", method=["PUT", "PATCH", "DELETE"])
