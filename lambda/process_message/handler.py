@@ -1,5 +1,6 @@
 """process_message: Step Functions Task -> claim the burst once, record the turn, call the AI."""
 
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -18,6 +19,10 @@ processor = build_processor()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Input {conversation_key, burst, execution}; output {claimed, ...}."""
     logger.append_keys(conversation_ref=conversation_ref(event["conversation_key"]), burst=event["burst"])
-    result = processor.process(event["conversation_key"], int(event["burst"]), claimer=event["execution"])
+    # When Lambda stops this invocation, on the processor's clock: a hanging AI must end before it, as an AI failure.
+    deadline = time.time() + context.get_remaining_time_in_millis() / 1000
+    result = processor.process(
+        event["conversation_key"], int(event["burst"]), claimer=event["execution"], deadline=deadline
+    )
     logger.info("burst processed", claimed=result["claimed"], ai_failed=result["ai_failed"])
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -12,6 +13,10 @@ from debouncer.errors import PermanentError
 from debouncer.ports import AIProvider, AIRequest, ChannelSender, HistoryEntry, MessageBuffer, OutboundMessage, Turn
 
 logger = Logger(child=True)
+
+# Kept back from the function's deadline for what follows a failed AI call: recording the fallback or the failure
+# (a DynamoDB write or two) and returning, so that a hanging AI ends as an AI failure rather than a Lambda timeout.
+FINISH_SECONDS = 5.0
 
 
 class Processor:
@@ -27,6 +32,7 @@ class Processor:
         fallback_message: str = "",
         presence: Mapping[str, ChannelSender] | None = None,
         clock: Callable[[], float] = time.time,
+        finish_seconds: float = FINISH_SECONDS,
     ) -> None:
         self._buffer = buffer
         self._ai = ai
@@ -35,12 +41,17 @@ class Processor:
         self._fallback_message = fallback_message
         self._presence = presence or {}
         self._clock = clock
+        self._finish_seconds = finish_seconds
 
-    def process(self, conversation_key: str, burst: int, claimer: str) -> dict[str, Any]:
+    def process(
+        self, conversation_key: str, burst: int, claimer: str, *, deadline: float | None = None
+    ) -> dict[str, Any]:
         """{"claimed": False} when another execution owns the burst or nothing is left to answer.
 
         "ai_failed" is true when the answer is the fallback message recorded because the AI failed for good: the state
         machine sends it, then reply dead-letters the burst with the AI's error (once, whichever run gets there).
+        `deadline` (on the clock's scale) is when the function is stopped: an AI still silent shortly before it has
+        failed for good, and takes the same path as any other AI failure while there is time to record it.
         """
         turn = self._buffer.claim(conversation_key, burst, claimer, self._clock())
         if turn is None or not turn.messages or turn.failed:
@@ -50,7 +61,7 @@ class Processor:
         if turn.answer is None:
             self._show_typing(turn)
             try:
-                answer = self._ai.answer(AIRequest(self._system_prompt, turn.messages, self._history(turn)))
+                answer = self._ask(AIRequest(self._system_prompt, turn.messages, self._history(turn)), deadline)
             except PermanentError as error:
                 if not self._fallback_message:
                     # Only the run that marks the turn failed dead-letters it; a duplicate run (Express runs at
@@ -65,6 +76,36 @@ class Processor:
             else:
                 self._buffer.record_answer(conversation_key, burst, answer)
         return self._claimed(turn, ai_failed)
+
+    def _ask(self, request: AIRequest, deadline: float | None) -> str:
+        """The AI's answer, or PermanentError once it has not come by the deadline less the time to finish."""
+        if deadline is None:
+            return self._ai.answer(request)
+        remaining = deadline - self._clock()
+        # On a function given only a few seconds, the AI still gets at least half of them.
+        budget = max(0.0, remaining - min(self._finish_seconds, remaining / 2))
+        outcome: list[str | BaseException] = []
+        done = threading.Event()
+
+        def ask() -> None:
+            try:
+                outcome.append(self._ai.answer(request))
+            except BaseException as error:  # handed to the caller's thread, which raises it
+                outcome.append(error)
+            finally:
+                done.set()
+
+        # A daemon thread: an AI call past the deadline cannot be interrupted, only abandoned (its answer is dropped).
+        threading.Thread(target=ask, name="ai-answer", daemon=True).start()
+        if not done.wait(budget):
+            raise PermanentError(
+                f"AI timed out: no answer within {budget:.1f} s, the time process_message had left before its own "
+                "timeout"
+            )
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     @staticmethod
     def _claimed(turn: Turn, ai_failed: bool) -> dict[str, Any]:
