@@ -4,6 +4,9 @@
 
 data "aws_caller_identity" "current" {}
 
+# The definition's service-integration ARNs (arn:<partition>:states:::...) differ in aws-cn and aws-us-gov.
+data "aws_partition" "current" {}
+
 data "aws_iam_policy_document" "assume" {
   statement {
     sid     = "StatesAssume"
@@ -104,12 +107,14 @@ resource "aws_sfn_state_machine" "this" {
   role_arn = aws_iam_role.this.arn
 
   definition = templatefile(var.definition_path, {
+    partition                         = data.aws_partition.current.partition
     table_name                        = var.table_name
     process_message_function_arn      = var.process_message_function_arn
     reply_function_arn                = var.reply_function_arn
     dead_letter_queue_url             = var.dead_letter_queue_url
     transient_retry_max_attempts      = var.transient_retry.max_attempts
     transient_retry_max_delay_seconds = var.transient_retry.max_delay_seconds
+    timeout_retry_max_attempts        = var.timeout_retry_max_attempts
   })
 
   # Standard keeps 90 days of execution history in Step Functions itself; Express keeps none, so for Express these

@@ -102,6 +102,17 @@ variable "transient_retry" {
   }
 }
 
+variable "timeout_retry_max_attempts" {
+  description = "Retries of process_message and reply after a Lambda timeout (Lambda.Unknown, Sandbox.Timedout, States.Timeout). Each runs the function's full length again, so the root module counts them in the workflow type's time limit: 0 on EXPRESS."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.timeout_retry_max_attempts >= 0 && var.timeout_retry_max_attempts <= 3 && floor(var.timeout_retry_max_attempts) == var.timeout_retry_max_attempts
+    error_message = "timeout_retry_max_attempts must be a whole number from 0 to 3."
+  }
+}
+
 variable "log_level" {
   description = "Which execution history events are logged to CloudWatch Logs (Express executions have no other history, so not OFF with EXPRESS)."
   type        = string

@@ -27,8 +27,9 @@ class Settings(BaseSettings):
     flush_keywords: Annotated[tuple[str, ...], NoDecode] = ()
 
     # The timer's workflow type (Terraform's workflow_type). An Express execution lives at most 5 minutes, so the
-    # window, one full-length attempt of each function (their timeouts: Terraform's lambda_timeout; locally, the
-    # emulated functions' limits) and every retry delay of the state machine must fit in it.
+    # window, every full-length attempt of each function (their timeouts: Terraform's lambda_timeout; locally, the
+    # emulated functions' limits), the wait for another run's reply lease and every retry delay of the state machine
+    # must fit in it (debouncer.workflow.express_seconds_needed).
     workflow_type: WorkflowType = "EXPRESS"  # the benchmark's choice: README, Choosing a workflow type
     process_message_timeout_seconds: int = Field(default=60, ge=1, le=900)
     reply_timeout_seconds: int = Field(default=30, ge=1, le=900)
@@ -109,7 +110,8 @@ class Settings(BaseSettings):
             if needed > EXPRESS_MAX_SECONDS:
                 raise ValueError(
                     f"WORKFLOW_TYPE=EXPRESS: one execution may need {needed} s (max_wait_seconds, "
-                    "process_message_timeout_seconds, reply_timeout_seconds, every retry delay of the state machine), "
+                    "process_message_timeout_seconds, reply_timeout_seconds twice: its attempt and a reply lease "
+                    "to wait out, every retry delay of the state machine), "
                     f"more than Express's {EXPRESS_MAX_SECONDS} s: shorten them, or use STANDARD"
                 )
         return self

@@ -22,6 +22,7 @@ from debouncer.ports import AIProvider, ChannelSender
 from debouncer.processing import Processor
 from debouncer.replying import Replier
 from debouncer.webhook import build_app
+from debouncer.workflow import reply_lease_seconds
 
 # Fail fast and let Step Functions (or the channel's redelivery) do the retrying, with backoff we can see.
 _CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=5)
@@ -42,6 +43,7 @@ def build_store(settings: Settings) -> DynamoDbStore:
         buffer_ttl_seconds=settings.buffer_ttl_seconds,
         history_ttl_seconds=settings.history_ttl_seconds,
         dedupe_ttl_seconds=settings.dedupe_ttl_seconds,
+        reply_lease_seconds=reply_lease_seconds(settings.reply_timeout_seconds),
     )
 
 

@@ -8,23 +8,42 @@ from typing import Any, Literal
 WorkflowType = Literal["STANDARD", "EXPRESS"]
 WORKFLOW_TYPES: tuple[WorkflowType, ...] = ("STANDARD", "EXPRESS")
 
+# The EXPRESS figures of statemachines/workflow_types.json (the Lambda package has neither that file nor the
+# definition; tests recompute every figure from them and from the rendered definition).
 EXPRESS_MAX_SECONDS = 300
-# Worst case of every Retry delay of statemachines/debounce.asl.json as rendered for EXPRESS
-# (statemachines/workflow_types.json); the Lambda package has neither file, and a test recomputes it from them.
-EXPRESS_RETRY_BUDGET_SECONDS = 136
+# Worst case of every Retry delay of statemachines/debounce.asl.json as rendered for EXPRESS.
+EXPRESS_RETRY_BUDGET_SECONDS = 88
 # Deadlines rounded up to whole seconds, and the quick calls no Lambda timeout bounds (GetItem, SendMessage).
 EXPRESS_OVERHEAD_SECONDS = 5
+# Retries of a Process or Reply attempt that timed out (template value timeout_retry_max_attempts): each runs the
+# function's full length again, so Express has none.
+EXPRESS_TIMEOUT_RETRIES = 0
+
+# A reply lease outlives the one reply attempt that took (or renewed) it by this much: a live holder never loses it
+# (its expiry is a whole second, and hosts' clocks differ a little), and a dead one's lapses soon after.
+REPLY_LEASE_MARGIN_SECONDS = 5
+# The WaitForReplyLease state's Seconds: how often a run waiting on another run's lease tries Reply again.
+REPLY_LEASE_POLL_SECONDS = 5
+# How long a waiting run can wait beyond one reply timeout: the margin, the second after expiry from which the lease
+# can be taken, and one poll (workflow_types.json's reply_lease_wait_extra_seconds).
+REPLY_LEASE_WAIT_EXTRA_SECONDS = REPLY_LEASE_MARGIN_SECONDS + 1 + REPLY_LEASE_POLL_SECONDS
+
+
+def reply_lease_seconds(reply_timeout_seconds: int) -> int:
+    """How long a reply lease lasts: one reply attempt (the reply function's timeout) and the margin."""
+    return reply_timeout_seconds + REPLY_LEASE_MARGIN_SECONDS
 
 
 def express_seconds_needed(max_wait_seconds: int, process_timeout_seconds: int, reply_timeout_seconds: int) -> int:
-    """Longest one execution can run: the whole window, one full-length attempt of each function, every backoff."""
-    return (
-        max_wait_seconds
-        + process_timeout_seconds
-        + reply_timeout_seconds
-        + EXPRESS_RETRY_BUDGET_SECONDS
-        + EXPRESS_OVERHEAD_SECONDS
-    )
+    """Longest one Express execution can run.
+
+    The whole window; every full-length attempt of each function (the first, and each retry after a timeout); the
+    wait for another run's reply lease (one lease, so one reply timeout, plus the extra); every Retry delay; overhead.
+    An attempt that fails otherwise is taken to fail fast: process_message gives up on the AI before its deadline.
+    """
+    full_length = (process_timeout_seconds + reply_timeout_seconds) * (1 + EXPRESS_TIMEOUT_RETRIES)
+    lease_wait = reply_timeout_seconds + REPLY_LEASE_WAIT_EXTRA_SECONDS
+    return max_wait_seconds + full_length + lease_wait + EXPRESS_RETRY_BUDGET_SECONDS + EXPRESS_OVERHEAD_SECONDS
 
 
 def retry_budget_seconds(definition: Mapping[str, Any]) -> float:

@@ -22,7 +22,13 @@ from tests.terraform.test_structure import (
 from debouncer.workflow import EXPRESS_MAX_SECONDS, EXPRESS_OVERHEAD_SECONDS, EXPRESS_RETRY_BUDGET_SECONDS
 
 TYPES_FILE = REPO_ROOT / "statemachines" / "workflow_types.json"
-RESOURCE_PLACEHOLDERS = {"table_name", "process_message_function_arn", "reply_function_arn", "dead_letter_queue_url"}
+RESOURCE_PLACEHOLDERS = {
+    "partition",
+    "table_name",
+    "process_message_function_arn",
+    "reply_function_arn",
+    "dead_letter_queue_url",
+}
 _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 
 

@@ -15,8 +15,12 @@ from debouncer.workflow import (
     EXPRESS_MAX_SECONDS,
     EXPRESS_OVERHEAD_SECONDS,
     EXPRESS_RETRY_BUDGET_SECONDS,
+    EXPRESS_TIMEOUT_RETRIES,
+    REPLY_LEASE_MARGIN_SECONDS,
+    REPLY_LEASE_WAIT_EXTRA_SECONDS,
     WORKFLOW_TYPES,
     express_seconds_needed,
+    reply_lease_seconds,
     retry_budget_seconds,
 )
 
@@ -24,6 +28,7 @@ ROOT = Path(__file__).parents[2]
 ASL = ROOT / "statemachines" / "debounce.asl.json"
 TYPES = json.loads((ROOT / "statemachines" / "workflow_types.json").read_text())
 RESOURCES = {
+    "partition": "aws",
     "table_name": "t",
     "process_message_function_arn": "arn:p",
     "reply_function_arn": "arn:r",
@@ -46,6 +51,8 @@ def test_the_settings_use_the_express_figures_terraform_uses() -> None:
     express = TYPES["EXPRESS"]
     assert express["retry_budget_seconds"] == EXPRESS_RETRY_BUDGET_SECONDS
     assert express["overhead_seconds"] == EXPRESS_OVERHEAD_SECONDS
+    assert express["template"]["timeout_retry_max_attempts"] == EXPRESS_TIMEOUT_RETRIES
+    assert express["reply_lease_wait_extra_seconds"] == REPLY_LEASE_WAIT_EXTRA_SECONDS
     assert express["max_execution_seconds"] == EXPRESS_MAX_SECONDS == 300
     assert set(TYPES) - {"$comment"} == set(WORKFLOW_TYPES)
 
@@ -70,7 +77,7 @@ def test_retry_budget_counts_every_retrier_capped_and_with_the_asl_defaults() ->
 
 
 def test_settings_refuse_an_express_window_that_cannot_fit_five_minutes() -> None:
-    # GIVEN the emulated functions' default time limits (60 s and 30 s): 300 s leave 300 - 90 - 141 = 69 s of window
+    # GIVEN the default time limits (60 s and 30 s): 300 s leave 300 - 90 - 41 (a lease) - 93 = 76 s of window
     fits = EXPRESS_MAX_SECONDS - express_seconds_needed(0, 60, 30)
     assert Settings(workflow_type="EXPRESS", max_wait_seconds=fits).workflow_type == "EXPRESS"
     with pytest.raises(ValidationError, match=r"EXPRESS.*300 s"):
@@ -88,3 +95,51 @@ def test_the_default_window_fits_express() -> None:
 def test_settings_refuse_an_unknown_workflow_type() -> None:
     with pytest.raises(ValidationError):
         Settings(workflow_type="FAST")  # type: ignore[arg-type]
+
+
+def _timeout_retries(definition: dict[str, Any], state: str) -> int:
+    [retrier] = [r for r in definition["States"][state]["Retry"] if "Sandbox.Timedout" in r["ErrorEquals"]]
+    return int(retrier["MaxAttempts"])
+
+
+@pytest.mark.parametrize(("max_wait", "process", "reply"), [(60, 60, 30), (10, 20, 5), (1, 1, 1), (30, 90, 29)])
+def test_the_express_formula_counts_what_the_rendered_definition_can_take(
+    max_wait: int, process: int, reply: int
+) -> None:
+    # GIVEN the definition as rendered for Express: its timeout retriers, its lease poll, its retry delays
+    express = definition("EXPRESS")
+    poll = int(express["States"]["WaitForReplyLease"]["Seconds"])
+    # Every full-length attempt: the first, and one per retry after a timeout (each runs until the timeout again).
+    full_length = process * (1 + _timeout_retries(express, "Process")) + reply * (
+        1 + _timeout_retries(express, "Reply")
+    )
+    # A run waiting on another run's reply lease waits until it lapses (taken from the second after), polling.
+    lease_wait = reply_lease_seconds(reply) + 1 + poll
+    delays = retry_budget_seconds(express)
+    expected = max_wait + full_length + lease_wait + delays + TYPES["EXPRESS"]["overhead_seconds"]
+
+    assert express_seconds_needed(max_wait, process, reply) == expected
+    # The same sum as Terraform says it with workflow_types.json's figures.
+    types = TYPES["EXPRESS"]
+    terraform = (
+        max_wait
+        + (process + reply) * (1 + types["template"]["timeout_retry_max_attempts"])
+        + reply
+        + types["reply_lease_wait_extra_seconds"]
+        + types["retry_budget_seconds"]
+        + types["overhead_seconds"]
+    )
+    assert terraform == expected
+
+
+def test_express_retries_no_timeout_and_standard_once() -> None:
+    assert _timeout_retries(definition("EXPRESS"), "Process") == _timeout_retries(definition("EXPRESS"), "Reply") == 0
+    assert _timeout_retries(definition("STANDARD"), "Process") == _timeout_retries(definition("STANDARD"), "Reply") == 1
+
+
+def test_a_reply_lease_outlives_one_reply_attempt() -> None:
+    from debouncer.wiring import build_store
+
+    assert reply_lease_seconds(30) == 30 + REPLY_LEASE_MARGIN_SECONDS > 30
+    store = build_store(Settings(reply_timeout_seconds=12, workflow_type="STANDARD"))
+    assert store._reply_lease == 12 + REPLY_LEASE_MARGIN_SECONDS

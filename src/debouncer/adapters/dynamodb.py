@@ -76,8 +76,11 @@ class DynamoDbStore:
         buffer_ttl_seconds: int,
         history_ttl_seconds: int,
         dedupe_ttl_seconds: int,
+        reply_lease_seconds: int = REPLY_LEASE_SECONDS,
     ) -> None:
         self._client = client
+        # Longer than one reply attempt (debouncer.workflow.reply_lease_seconds): Express's time limit counts its wait.
+        self._reply_lease = reply_lease_seconds
         self._table = table_name
         self._debounce = debounce_seconds
         self._max_wait = max_wait_seconds
@@ -386,7 +389,7 @@ class DynamoDbStore:
                 ),
                 ExpressionAttributeValues={
                     ":token": _s(token),
-                    ":expires": _n(int(now) + REPLY_LEASE_SECONDS),
+                    ":expires": _n(int(now) + self._reply_lease),
                     ":now": _n(int(now)),
                 },
                 ReturnValues="ALL_NEW",

@@ -154,6 +154,7 @@ class LocalRuntime:
         definition = render_file(
             PROJECT_ROOT / "statemachines" / "debounce.asl.json",
             {
+                "partition": "aws",  # moto's, as Terraform reads it from aws_partition on AWS
                 "table_name": self.table_name,
                 "process_message_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:process_message",
                 "reply_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:reply",
