@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -49,6 +50,30 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return Response(status, content_types.APPLICATION_JSON, json.dumps({"error": message}), headers=headers)
 
 
+# The methods each route answers; any other gets a 405 naming them in its Allow header (RFC 9110 §15.5.6).
+ALLOWED_METHODS = {
+    "/health": ("GET",),
+    "/webhook/whatsapp": ("GET", "POST"),
+    "/webhook/instagram": ("GET", "POST"),
+    "/webhook/telegram": ("POST",),
+    "/webhook/generic": ("POST",),
+}
+_CHANNEL_PATH = re.compile(r"/webhook/(?P<channel>[^/]+)")
+
+
+def _allowed(channel: str) -> tuple[str, ...]:
+    return ALLOWED_METHODS.get(f"/webhook/{channel}", ())
+
+
+def _method_not_allowed(path: str, message: str) -> Response[str]:
+    return _error(405, message, headers={"Allow": ", ".join(ALLOWED_METHODS[path])})
+
+
+def body_too_large(size: int, limit: int) -> str:
+    """The 413 message, the same from the handler and from the local server's own read limit."""
+    return f"body of {size} bytes is over the {limit} byte limit"
+
+
 def _check_fits_one_item(messages: list[InboundMessage]) -> None:
     added: dict[str, int] = {}
     for message in messages:
@@ -64,7 +89,7 @@ def _check_fits_one_item(messages: list[InboundMessage]) -> None:
 
 
 def build_app(ingest: Ingest, secrets: Secrets, settings: Settings) -> APIGatewayHttpResolver:
-    """Routes: GET/POST /webhook/{whatsapp,instagram}, POST /webhook/{telegram,generic}, GET /health."""
+    """The routes and methods of ALLOWED_METHODS; any other method on them is a 405, any other path a 404."""
     app = APIGatewayHttpResolver()
 
     def raw_body() -> bytes:
@@ -75,7 +100,7 @@ def build_app(ingest: Ingest, secrets: Secrets, settings: Settings) -> APIGatewa
         except binascii.Error as e:
             raise InvalidPayloadError("body is flagged base64 but is not valid base64") from e
         if len(raw) > settings.max_body_bytes:
-            raise PayloadTooLargeError(f"body of {len(raw)} bytes is over the {settings.max_body_bytes} byte limit")
+            raise PayloadTooLargeError(body_too_large(len(raw), settings.max_body_bytes))
         return raw
 
     def header(name: str) -> str | None:
@@ -120,21 +145,15 @@ def build_app(ingest: Ingest, secrets: Secrets, settings: Settings) -> APIGatewa
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {
-            "status": "ok",
-            "settings": {
-                "debounce_seconds": settings.debounce_seconds,
-                "max_wait_seconds": settings.max_wait_seconds,
-                "max_messages": settings.max_messages,
-                "flush_keywords": list(settings.flush_keywords),
-                "ai_provider": settings.ai_provider,
-            },
-        }
+        # Liveness only: the settings are no business of whoever can reach the API (local: GET /local/settings).
+        return {"status": "ok"}
 
     @app.get("/webhook/<channel>")
     def verify(channel: str) -> Response[str]:
-        if channel not in ("whatsapp", "instagram"):
-            return _error(405 if channel in receivers else 404, f"GET is not supported for channel '{channel}'")
+        if channel not in receivers:
+            return _error(404, f"unknown channel '{channel}'")
+        if "GET" not in _allowed(channel):
+            return _method_not_allowed(f"/webhook/{channel}", f"GET is not supported for channel '{channel}'")
         query = {k: str(v) for k, v in (app.current_event.query_string_parameters or {}).items()}
         challenge = signatures.verify_subscription(query, secrets.get("meta_verify_token"))
         return Response(200, content_types.TEXT_PLAIN, challenge)
@@ -152,12 +171,6 @@ def build_app(ingest: Ingest, secrets: Secrets, settings: Settings) -> APIGatewa
             logger.info("messages buffered", channel=channel, conversation_ref=ref, messages=count)
         return {"accepted": result.accepted, "duplicates": result.duplicates}
 
-    @app.route("/webhook/<channel>", method=["PUT", "PATCH", "DELETE"])
-    def wrong_method(channel: str) -> Response[str]:
-        if channel not in receivers:
-            return _error(404, f"unknown channel '{channel}'")
-        return _error(405, f"method {app.current_event.http_method} is not allowed on /webhook/{channel}")
-
     def client_or_server_error(e: DebouncerError) -> Response[str]:
         if isinstance(e, RetryableError):
             # Our side failed in a way a redelivery can fix: 503 makes the channel retry.
@@ -173,7 +186,14 @@ def build_app(ingest: Ingest, secrets: Secrets, settings: Settings) -> APIGatewa
     app.exception_handler(DebouncerError)(client_or_server_error)
 
     def not_found(e: Exception) -> Response[str]:
-        return _error(404, f"no route for {app.current_event.http_method} {app.current_event.path}")
+        # Every method reaches here that no route takes (PUT, DELETE, HEAD...): a known path answers 405, and a
+        # channel we do not serve is unknown whatever the method.
+        method, path = app.current_event.http_method, app.current_event.path
+        if (match := _CHANNEL_PATH.fullmatch(path)) is not None and match["channel"] not in receivers:
+            return _error(404, f"unknown channel '{match['channel']}'")
+        if path in ALLOWED_METHODS or match is not None:
+            return _method_not_allowed(path, f"method {method} is not allowed on {path}")
+        return _error(404, f"no route for {method} {path}")
 
     app.not_found(not_found)
 

@@ -124,7 +124,10 @@ def _wait_healthy(server: Server, deadline: float) -> None:
             last = repr(e)
         else:
             if status == 200:
-                server.settings = json.loads(body)["settings"]
+                # /health tells liveness only; the local server alone tells its settings.
+                status, _, body = request(server.base, "GET", "/local/settings")
+                assert status == 200, body
+                server.settings = json.loads(body)
                 return
             last = f"HTTP {status}: {body[:200]!r}"
         time.sleep(0.2)

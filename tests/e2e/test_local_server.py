@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import uuid
@@ -332,3 +333,73 @@ def test_instagram_and_generic_reply_to_their_own_recipient(server: Server) -> N
     [gen] = wait_replies(server, conversation)
     assert (gen["channel"], gen["message_ids"]) == ("generic", [f"gen.{conversation}"])
     assert text_lines(gen) == ["hello generic"]
+
+
+def json_error(response: tuple[int, dict[str, str], bytes]) -> tuple[int, str, str | None]:
+    """(status, error message, Allow header) of an error answer, which must be a JSON object with an error."""
+    status, headers, body = response
+    assert headers.get("Content-Type", "").startswith("application/json"), (status, headers, body)
+    error = json.loads(body)["error"]
+    assert isinstance(error, str) and error, body
+    return status, error, headers.get("Allow")
+
+
+def test_health_reveals_liveness_only_and_the_settings_are_a_local_route(server: Server) -> None:
+    status, _, body = server.http("GET", "/health")
+    assert (status, json.loads(body)) == (200, {"status": "ok"})
+    status, _, body = server.http("GET", "/local/settings")
+    assert status == 200, body
+    assert json.loads(body) == {
+        "debounce_seconds": 1,
+        "max_wait_seconds": 4,
+        "max_messages": 5,
+        "flush_keywords": ["send"],
+        "ai_provider": "echo",
+    }
+
+
+def test_wrong_methods_are_405_with_allow_and_unknown_channels_404_whatever_the_method(server: Server) -> None:
+    for method, path, allow in [
+        ("POST", "/health", "GET"),
+        ("DELETE", "/health", "GET"),
+        ("POST", "/local/outbox", "GET"),
+        ("DELETE", "/local/outbox", "GET"),
+        ("POST", "/local/settings", "GET"),
+        ("PUT", "/webhook/whatsapp", "GET, POST"),
+        ("PATCH", "/webhook/instagram", "GET, POST"),
+        ("DELETE", "/webhook/telegram", "POST"),
+        ("GET", "/webhook/telegram", "POST"),
+        ("GET", "/webhook/generic", "POST"),
+    ]:
+        status, error, allowed = json_error(server.http(method, path, b"{}"))
+        assert (status, allowed) == (405, allow), (method, path, error)
+        assert "not" in error and ("allowed" in error or "supported" in error), error
+    for method in ("GET", "POST", "PUT", "DELETE"):
+        status, error, _ = json_error(server.http(method, "/webhook/slack", b"{}"))
+        assert (status, error) == (404, "unknown channel 'slack'"), method
+
+
+def _declared_only(server: Server, length: int) -> tuple[int, dict[str, str], bytes]:
+    # A client announcing 20 MB: the server answers before reading it, so none is sent.
+    host, port = server.base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=15)
+    try:
+        connection.putrequest("POST", "/webhook/whatsapp")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(length))
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def test_a_body_over_the_limit_gets_the_same_detailed_413_whatever_its_size(server: Server) -> None:
+    user = wa_user()
+    payload = builders.whatsapp(user, builders.wa_message(user, f"wamid.e2e.{user}", "x" * 300_000))
+    raw = builders.body(payload)
+    status, small, _ = json_error(server.http("POST", "/webhook/whatsapp", raw, builders.sign("whatsapp", raw)))
+    assert (status, small) == (413, f"body of {len(raw)} bytes is over the 262144 byte limit")
+    huge = 20 * 1024 * 1024
+    status, large, _ = json_error(_declared_only(server, huge))
+    assert (status, large) == (413, f"body of {huge} bytes is over the 262144 byte limit")

@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +198,66 @@ def test_replay_refuses_a_bad_fixture_and_an_unreachable_server(tmp_path: Path) 
     # Port 9 (discard) is not served on loopback here: the connection is refused at once.
     assert run.replay([str(good)], endpoint="http://127.0.0.1:9", out=io.StringIO(), err=err) == 2
     assert "cannot reach http://127.0.0.1:9/health" in err.getvalue()
+
+
+@contextmanager
+def _endpoint(routes: Mapping[str, tuple[int, Any]]) -> Iterator[str]:
+    """A loopback HTTP server answering GETs from `routes` (path -> status, JSON body), 404 for any other path."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status, body = routes.get(self.path, (404, {"error": "not found"}))
+            raw = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_local_servers_settings_come_from_its_local_route_not_from_health() -> None:
+    with _endpoint({"/health": (200, {"status": "ok"}), "/local/settings": (200, SERVER)}) as endpoint:
+        assert collect.server_settings(endpoint) == SERVER
+
+
+def test_a_deployed_stack_is_replayed_without_a_settings_check_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an endpoint like API Gateway's: /health tells liveness only, no /local routes
+    played: list[str] = []
+
+    def fake_play(scenario: Fixture, **kwargs: object) -> None:
+        played.append(scenario.name)
+        raise fixture.ReplayError("stopped once playing")
+
+    monkeypatch.setattr(run, "play", fake_play)
+    with _endpoint({"/health": (200, {"status": "ok"})}) as endpoint:
+        assert collect.server_settings(endpoint) is None
+
+        # WHEN replayed without --table, THEN refused (there is no outbox), after saying the settings go unchecked
+        err = io.StringIO()
+        assert run.replay([str(FIXTURES[0])], endpoint=endpoint, out=io.StringIO(), err=err) == 2
+        assert "they are not checked" in err.getvalue() and "pass --table NAME" in err.getvalue()
+        assert played == []
+
+        # WHEN replayed with --table, THEN it plays, with the same note and no settings mismatch
+        err = io.StringIO()
+        status = run.replay(
+            [str(FIXTURES[0])], endpoint=endpoint, table="t", region="us-east-1", out=io.StringIO(), err=err
+        )
+        assert status == 2 and played == [fixture.load(FIXTURES[0]).name]
+        assert "they are not checked; the fixtures assume DEBOUNCE_SECONDS=2" in err.getvalue()
+        assert "settings mismatch" not in err.getvalue()
 
 
 def test_the_command_line_rejects_a_speed_that_is_not_positive(capsys: pytest.CaptureFixture[str]) -> None:
@@ -619,13 +682,15 @@ def test_the_table_source_reads_answered_turns(table: Any) -> None:
     )
     user, key = "15550001001", "whatsapp#106540352242922#15550001001"
     # GIVEN two answered bursts (the first delivered) and a third still open in the buffer
-    for burst, texts in ((1, ("hi there", "I need")), (2, ("thanks",))):
+    bursts = []
+    for n, texts in ((1, ("hi there", "I need")), (2, ("thanks",))):
         for i, text in enumerate(texts):
-            store.append(message(user, f"{burst}-{i}", text, 1000 + i), now=1000.0)
-        store.claim(key, burst, claimer="exec", now=1010.0 * burst)
+            burst = store.append(message(user, f"{n}-{i}", text, 1000 + i), now=1000.0).burst
+        store.claim(key, burst, claimer="exec", now=1010.0 * n)
         store.record_answer(key, burst, answer="whatever the AI said")
-    store.acquire_reply(key, 1, "token", now=1011.0)
-    store.record_delivery(key, 1, "token", 1, done=True, now=1011.0)
+        bursts.append(burst)
+    store.acquire_reply(key, bursts[0], "token", now=1011.0)
+    store.record_delivery(key, bursts[0], "token", 1, done=True, now=1011.0)
     store.append(message(user, "3-0", "still typing", 2000), now=2000.0)
 
     # WHEN the source reads the conversation

@@ -1,16 +1,31 @@
-"""HTTP front door of the local runtime on 127.0.0.1: webhook routes via post_message, plus /local/outbox."""
+"""HTTP front door of the local runtime on 127.0.0.1: webhook routes via post_message, plus /local/outbox and
+/local/settings."""
 
 from __future__ import annotations
 
 import json
 import logging
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from debouncer.config import Settings
 from debouncer.local.runtime import LocalRuntime
+from debouncer.webhook import body_too_large
 
 log = logging.getLogger("debouncer.local")
 MAX_READ = 10 * 1024 * 1024  # API Gateway's own payload limit; our 256 KiB limit is enforced by the handler
+
+
+def local_settings() -> dict[str, Any]:
+    """What the running pipeline is configured with, for `debouncer replay`; local only, never on AWS's /health."""
+    settings = Settings()
+    return {
+        "debounce_seconds": settings.debounce_seconds,
+        "max_wait_seconds": settings.max_wait_seconds,
+        "max_messages": settings.max_messages,
+        "flush_keywords": list(settings.flush_keywords),
+        "ai_provider": settings.ai_provider,
+    }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -22,9 +37,19 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/local/outbox" and self.command == "GET":
             self._send(200, {"Content-Type": "application/json"}, json.dumps(self.runtime.outbox.entries()).encode())
             return
+        if path == "/local/settings" and self.command == "GET":
+            self._send(200, {"Content-Type": "application/json"}, json.dumps(local_settings()).encode())
+            return
+        if path in ("/local/outbox", "/local/settings"):
+            error = json.dumps({"error": f"method {self.command} is not allowed on {path}"}).encode()
+            self._send(405, {"Content-Type": "application/json", "Allow": "GET"}, error)
+            return
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_READ:
-            self._send(413, {"Content-Type": "application/json"}, b'{"error": "body too large"}')
+            # The handler's own message; the unread body makes the connection unusable, so it is closed.
+            self.close_connection = True
+            error = json.dumps({"error": body_too_large(length, Settings().max_body_bytes)}).encode()
+            self._send(413, {"Content-Type": "application/json"}, error)
             return
         body = self.rfile.read(length) if length else b""
         headers = {k: v for k, v in self.headers.items()}

@@ -58,18 +58,29 @@ def http_request(
                 return e.code, e.read()
 
 
-def server_settings(endpoint: str) -> dict[str, Any]:
-    """The `settings` object of GET /health; ReplayError when the server cannot tell."""
+def server_settings(endpoint: str) -> dict[str, Any] | None:
+    """The local server's settings (GET /local/settings); None for a deployed stack, which does not tell them.
+
+    ReplayError when the endpoint does not answer GET /health with 200.
+    """
     try:
         status, raw = http_request("GET", f"{endpoint}/health")
     except OSError as e:
         raise ReplayError(f"cannot reach {endpoint}/health: {e}; is the server running (make run)?") from e
-    try:
-        settings: dict[str, Any] = json.loads(raw)["settings"]
-    except (ValueError, KeyError, TypeError) as e:
-        raise ReplayError(f"{endpoint}/health answered {status} without settings: {raw[:200]!r}") from e
     if status != 200:
         raise ReplayError(f"{endpoint}/health answered {status}")
+    try:
+        status, raw = http_request("GET", f"{endpoint}/local/settings")
+    except OSError as e:
+        raise ReplayError(f"cannot reach {endpoint}/local/settings: {e}") from e
+    if status == 404:
+        return None  # API Gateway: /health tells liveness only, and there is no /local route
+    try:
+        settings: dict[str, Any] = json.loads(raw)
+    except ValueError as e:
+        raise ReplayError(f"{endpoint}/local/settings answered {status} without settings: {raw[:200]!r}") from e
+    if status != 200 or not isinstance(settings, dict):
+        raise ReplayError(f"{endpoint}/local/settings answered {status}: {raw[:200]!r}")
     return settings
 
 
