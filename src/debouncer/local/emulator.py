@@ -138,19 +138,26 @@ def _fix_heap_keys(node: Any, seen: set[int]) -> None:
             _fix_heap_keys(child, seen)
 
 
-def aws_timestamp(iso: str) -> str:
-    """An ISO 8601 time as Step Functions writes $$.State.EnteredTime: UTC, milliseconds, "Z".
+# Tests set it to write every EnteredTime as a whole second without a fraction ("...:SSZ"), the form the definition's
+# "now" must also survive.
+ENTERED_TIME_WHOLE_SECONDS = False
+
+
+def aws_timestamp(iso: str, *, whole_seconds: bool = False) -> str:
+    """An ISO 8601 time as Step Functions writes $$.State.EnteredTime: UTC, milliseconds, "Z" (or none: whole_seconds).
 
     moto writes Python's isoformat(), which drops the fraction when the microseconds are 0 (once in a million
     entries): the definition's "now" (EnteredTime cut at its ".") then became no timestamp at all and failed the
     execution.
     """
     moment = datetime.fromisoformat(iso).astimezone(UTC)
+    if whole_seconds:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _state_data(EnteredTime: str, Name: str) -> dict[str, str]:  # noqa: N803 - moto's keyword names
-    return {"EnteredTime": aws_timestamp(EnteredTime), "Name": Name}
+    return {"EnteredTime": aws_timestamp(EnteredTime, whole_seconds=ENTERED_TIME_WHOLE_SECONDS), "Name": Name}
 
 
 def _dispatch(stubber: BotocoreStubber, request: Any) -> Response | None:
