@@ -20,8 +20,12 @@ locals {
   table_schema = jsondecode(file("${path.module}/schemas/dynamodb-table.json"))
   # So do the state machine's values per workflow type (retry budget, time limit).
   workflow = jsondecode(file("${path.module}/statemachines/workflow_types.json"))[var.workflow_type]
-  # The longest one execution can run: the whole window, one full-length attempt of each function, every retry delay.
-  execution_seconds_needed = var.max_wait_seconds + var.lambda_timeout.process_message + var.lambda_timeout.reply + local.workflow.retry_budget_seconds + local.workflow.overhead_seconds
+  # The longest one execution can run (src/debouncer/workflow.py, express_seconds_needed, is the same rule): the whole
+  # window; every full-length attempt of each function (the first, and each retry after a timeout); the wait for a
+  # duplicate run's reply lease (one reply timeout and the extra); every retry delay; overhead.
+  full_length_attempts_seconds = (var.lambda_timeout.process_message + var.lambda_timeout.reply) * (1 + local.workflow.template.timeout_retry_max_attempts)
+  reply_lease_wait_seconds     = var.lambda_timeout.reply + local.workflow.reply_lease_wait_extra_seconds
+  execution_seconds_needed     = var.max_wait_seconds + local.full_length_attempts_seconds + local.reply_lease_wait_seconds + local.workflow.retry_budget_seconds + local.workflow.overhead_seconds
 
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.region
@@ -226,12 +230,7 @@ resource "terraform_data" "settings" {
 
     precondition {
       condition     = local.execution_seconds_needed <= local.workflow.max_execution_seconds
-      error_message = "workflow_type = \"${var.workflow_type}\": one execution may need ${local.execution_seconds_needed} s (max_wait_seconds + lambda_timeout.process_message + lambda_timeout.reply + ${local.workflow.retry_budget_seconds} s of retry delays + ${local.workflow.overhead_seconds} s), more than its limit of ${local.workflow.max_execution_seconds} s: shorten them, or use STANDARD."
-    }
-
-    precondition {
-      condition     = var.lambda_timeout.reply < 120
-      error_message = "lambda_timeout.reply must be < 120 s: a reply lease lapses after 120 s, and only a finished reply may lose it."
+      error_message = "workflow_type = \"${var.workflow_type}\": one execution may need ${local.execution_seconds_needed} s (max_wait_seconds ${var.max_wait_seconds} + ${local.full_length_attempts_seconds} s of full-length process_message and reply attempts + ${local.reply_lease_wait_seconds} s waiting for a reply lease + ${local.workflow.retry_budget_seconds} s of retry delays + ${local.workflow.overhead_seconds} s), more than its limit of ${local.workflow.max_execution_seconds} s: shorten max_wait_seconds or lambda_timeout, or use STANDARD."
     }
 
     precondition {
