@@ -316,6 +316,8 @@ module "step_functions" {
     max_attempts      = local.workflow.template.transient_retry_max_attempts
     max_delay_seconds = local.workflow.template.transient_retry_max_delay_seconds
   }
+  # A timed-out attempt runs the function's whole timeout again: none on Express (counted in its 5 minutes above).
+  timeout_retry_max_attempts = local.workflow.template.timeout_retry_max_attempts
 }
 
 module "api_gateway" {

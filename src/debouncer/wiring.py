@@ -25,7 +25,8 @@ from debouncer.webhook import build_app
 from debouncer.workflow import reply_lease_seconds
 
 # Fail fast and let Step Functions (or the channel's redelivery) do the retrying, with backoff we can see.
-_CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=5)
+# total_max_attempts counts calls (botocore's max_attempts counts retries after the first): 3 calls at most.
+_CLIENT_CONFIG = Config(retries={"total_max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=5)
 
 
 def client(service: str, settings: Settings) -> Any:
