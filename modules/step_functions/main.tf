@@ -7,6 +7,8 @@ data "aws_caller_identity" "current" {}
 # The definition's service-integration ARNs (arn:<partition>:states:::...) differ in aws-cn and aws-us-gov.
 data "aws_partition" "current" {}
 
+data "aws_region" "current" {}
+
 data "aws_iam_policy_document" "assume" {
   statement {
     sid     = "StatesAssume"
@@ -26,7 +28,8 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "this" {
-  name               = var.name
+  # IAM is global: the Region in the name lets the same name deploy in a second Region.
+  name               = "${var.name}-${data.aws_region.current.region}"
   description        = "Execution role of the ${var.name} state machine."
   assume_role_policy = data.aws_iam_policy_document.assume.json
 
