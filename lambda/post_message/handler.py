@@ -6,6 +6,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from debouncer.webhook import counters
 from debouncer.wiring import build_webhook_app
 
 logger = Logger()
@@ -18,4 +19,7 @@ app = build_webhook_app()
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Answer the channel within milliseconds; the AI runs later, in the state machine."""
-    return app.resolve(event, context)
+    try:
+        return app.resolve(event, context)
+    finally:
+        counters.publish()

@@ -6,11 +6,14 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from debouncer.errors import PermanentError
+from debouncer.metrics import Counters
 from debouncer.privacy import conversation_ref
 from debouncer.wiring import build_processor
 
 logger = Logger()
 tracer = Tracer()
+counters = Counters()
 processor = build_processor()
 
 
@@ -21,8 +24,19 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(conversation_ref=conversation_ref(event["conversation_key"]), burst=event["burst"])
     # When Lambda stops this invocation, on the processor's clock: a hanging AI must end before it, as an AI failure.
     deadline = time.time() + context.get_remaining_time_in_millis() / 1000
-    result = processor.process(
-        event["conversation_key"], int(event["burst"]), claimer=event["execution"], deadline=deadline
-    )
+    try:
+        result = processor.process(
+            event["conversation_key"], int(event["burst"]), claimer=event["execution"], deadline=deadline
+        )
+    except PermanentError:
+        # Claimed, then the AI failed for good with no fallback configured: the burst is dead-lettered.
+        counters.count("BurstsClaimed")
+        counters.count("AIFailures")
+        raise
+    else:
+        counters.count("BurstsClaimed", int(result["claimed"]))
+        counters.count("AIFailures", int(result["ai_failed"]))
+    finally:
+        counters.publish()
     logger.info("burst processed", claimed=result["claimed"], ai_failed=result["ai_failed"])
     return result

@@ -5,11 +5,14 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from debouncer.errors import PermanentError, ReplyLeaseHeldError
+from debouncer.metrics import Counters
 from debouncer.privacy import conversation_ref
 from debouncer.wiring import build_replier
 
 logger = Logger()
 tracer = Tracer()
+counters = Counters()
 replier = build_replier()
 
 
@@ -20,12 +23,24 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(conversation_ref=conversation_ref(event["conversation_key"]), burst=event["burst"])
     # lease: this run's reply token (statemachines/debounce.asl.json); a caller without one leases per execution.
     token = event.get("lease") or event["execution"]
-    result = replier.reply(
-        event["conversation_key"],
-        int(event["burst"]),
-        token=token,
-        claimed=bool(event["claimed"]),
-        ai_failed=bool(event.get("ai_failed")),
-    )
+    ai_failed = bool(event.get("ai_failed"))
+    try:
+        result = replier.reply(
+            event["conversation_key"],
+            int(event["burst"]),
+            token=token,
+            claimed=bool(event["claimed"]),
+            ai_failed=ai_failed,
+        )
+        counters.count("RepliesDelivered", int(result["delivered"]))
+    except ReplyLeaseHeldError:
+        raise  # another run of this burst is sending: not a failure, the state machine calls again
+    except Exception as error:
+        # A failed AI's fallback ends in PermanentError once sent, to dead-letter the burst: AIFailures counted it.
+        if not (ai_failed and isinstance(error, PermanentError)):
+            counters.count("ReplyFailures")
+        raise
+    finally:
+        counters.publish()
     logger.info("reply done", delivered=result["delivered"])
     return result

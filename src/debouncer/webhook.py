@@ -25,10 +25,13 @@ from debouncer.errors import (
     VerificationError,
 )
 from debouncer.ingest import Ingest
+from debouncer.metrics import Counters
 from debouncer.models import InboundMessage
 from debouncer.privacy import conversation_ref
 
 logger = Logger(child=True)
+# post_message's metrics, recorded here and published by its handler once per invocation.
+counters = Counters()
 
 # What one POST may add to one conversation's buffer item: each message's stored document plus its id in the
 # dedupe set. Half of DynamoDB's 400 KB item, so it fits next to a buffer just short of the default flush size, and
@@ -166,6 +169,9 @@ def build_app(ingest: Ingest, secrets: Secrets, settings: Settings) -> APIGatewa
         messages = receiver()
         _check_fits_one_item(messages)
         result = ingest.accept(messages)
+        counters.dimension("channel", channel)
+        counters.count("MessagesAccepted", result.accepted)
+        counters.count("DuplicatesAbsorbed", result.duplicates)
         # Keys and message ids hold phone numbers and user ids (a wamid encodes the number): log the key's hash only.
         for ref, count in Counter(conversation_ref(m.conversation_key) for m in messages).items():
             logger.info("messages buffered", channel=channel, conversation_ref=ref, messages=count)

@@ -403,3 +403,11 @@ def test_a_body_over_the_limit_gets_the_same_detailed_413_whatever_its_size(serv
     huge = 20 * 1024 * 1024
     status, large, _ = json_error(_declared_only(server, huge))
     assert (status, large) == (413, f"body of {huge} bytes is over the 262144 byte limit")
+
+
+def test_metrics_stay_off_the_local_servers_console(server: Server) -> None:
+    user = wa_user()
+    post_wa(server, user, f"wamid.e2e.{user}", "count me")
+    wait_replies(server, user)
+    # post_message, process_message and reply have each run: with metrics on, each would have printed an EMF line.
+    assert '"_aws"' not in server.log.read_text(errors="replace")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import io
 import json
 import logging
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -20,30 +23,35 @@ from tests.conftest import RuntimeFactory, executions_settled, post, replies_to,
 SERVICE = "chat-debouncer"  # POWERTOOLS_SERVICE_NAME of the local runtime: the logger every handler writes through
 
 
+def _point(handler: logging.StreamHandler[Any], stream: Any) -> None:
+    # Not setStream: it flushes the old stream, which may be an earlier test's closed capture.
+    with handler.lock or contextlib.nullcontext():
+        handler.stream = stream
+
+
 @pytest.fixture
-def powertools_output() -> Iterator[io.StringIO]:
+def powertools_output(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     """Everything the three handlers' Powertools loggers print, formatted as on Lambda (appended keys included)."""
     buffer = io.StringIO()
     service = logging.getLogger(SERVICE)
     saved = [(h, h.stream) for h in service.handlers if isinstance(h, logging.StreamHandler)]
     for handler, _ in saved:
-        handler.setStream(buffer)
+        _point(handler, buffer)
     # The runtime loads the handlers after this fixture: their Logger() may add its handler only then.
     original_add = service.addHandler
 
     def add(handler: logging.Handler) -> None:
         if isinstance(handler, logging.StreamHandler):
             saved.append((handler, handler.stream))
-            handler.setStream(buffer)
+            _point(handler, buffer)
         original_add(handler)
 
-    service.addHandler = add  # type: ignore[method-assign]
+    monkeypatch.setattr(service, "addHandler", add)
     try:
         yield buffer
     finally:
-        service.addHandler = original_add  # type: ignore[method-assign]
         for handler, stream in saved:
-            handler.setStream(stream)
+            _point(handler, stream)
 
 
 def test_conversation_ref_is_the_start_of_the_execution_names_digest() -> None:
@@ -74,7 +82,7 @@ def test_a_whole_run_logs_no_phone_number_or_user_id(
     for channel, payload in payloads:
         assert post(runtime, channel, payload)[0] == 200
     for recipient in (phone, str(chat), igsid):
-        wait_for(lambda recipient=recipient: replies_to(runtime, recipient))
+        wait_for(functools.partial(replies_to, runtime, recipient))
     wait_for(lambda: executions_settled(runtime))
 
     # THEN the logs carry the conversations' hashes (they were captured), never the ids in clear

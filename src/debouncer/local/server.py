@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -83,3 +84,5 @@ class LocalServer(ThreadingHTTPServer):
     def __init__(self, runtime: LocalRuntime, host: str = "127.0.0.1", port: int = 8000) -> None:
         handler = type("Handler", (_Handler,), {"runtime": runtime})
         super().__init__((host, port), handler)
+        # One EMF line per invocation would drown this console; POWERTOOLS_METRICS_DISABLED=false shows them.
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
