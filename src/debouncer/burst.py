@@ -46,7 +46,24 @@ def concatenate(messages: Sequence[InboundMessage]) -> str:
     return "\n".join(m.render() for m in messages)
 
 
+def first_burst(now: float) -> int:
+    """The burst number a fresh buffer item opens with: the clock in milliseconds. Each claim adds 1.
+
+    DynamoDB TTL deletes an idle buffer after days, while what is keyed on its burst numbers lives on: turns
+    (`turn#<burst>`), and on Standard the execution names (`<hash>-<burst>`, kept 90 days after they close). A counter
+    that restarted at 1 met them again (DESIGN §2 invariant 7). Starting from the clock, a new buffer begins past
+    every number the expired one reached: the old one climbed by one per claim, each a write to that one item, which
+    DynamoDB allows at most 1,000 times a second (one per millisecond, the clock's own pace), and TTL deleted it no
+    sooner than the buffer's retention (days: 172,800,000 ms for 2) after its last message. Clock skew between
+    functions is milliseconds; the margin is days.
+    """
+    return int(now * 1000)
+
+
 def execution_name(conversation_key: str, burst: int, *, flush: bool = False) -> str:
-    """Deterministic, so a retried StartExecution is idempotent; hashed, because keys hold personal ids."""
+    """Deterministic, so a retried StartExecution is idempotent; hashed, because keys hold personal ids.
+
+    40 + 1 + 13 digits (epoch milliseconds until the year 2286) + 6 = 60 characters, within Step Functions' 80.
+    """
     digest = hashlib.sha256(conversation_key.encode()).hexdigest()[:40]
     return f"{digest}-{burst}{'-flush' if flush else ''}"

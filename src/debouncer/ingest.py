@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from debouncer.burst import is_flush_keyword, iso_second, ordered, should_flush
+from debouncer.errors import RetryableError
 from debouncer.models import InboundMessage
 from debouncer.ports import MessageBuffer, Timer
 
@@ -50,6 +51,11 @@ class Ingest:
             at_once = iso_second(now - 1)
             due = result.quiet_deadline or at_once
             keyword = is_flush_keyword(message, self._keywords)
+            if result.full:
+                # The open burst cannot take this message and still be answered within one DynamoDB item: flush it
+                # now; the channel's redelivery (after the 503) then opens the next burst with this message.
+                self._timer.start(message.conversation_key, result.burst, wake_at=at_once, flush=True)
+                raise RetryableError(f"the open burst of {result.size} bytes has no room for one more message yet")
             if result.duplicate:
                 flush = keyword or should_flush(result.count, result.size, self._max_messages, self._max_bytes)
                 duplicates += 1

@@ -18,6 +18,7 @@ class AppendResult:
     duplicate: bool = False
     quiet_deadline: str | None = None  # when the open burst is due if nothing follows it
     opened_burst: bool = False  # this message was the open burst's first: the one that starts its timer
+    full: bool = False  # not stored: the open burst has no room left for it until it is claimed (a retry will fit)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,13 @@ def _key(runtime: LocalRuntime, user: str) -> str:
     return key
 
 
-def _turn(runtime: LocalRuntime, key: str, burst: int = 1) -> dict[str, Any]:
+def _first_burst(runtime: LocalRuntime, key: str) -> int:
+    """The conversation's first burst number, as its executions carry it (the clock's, at the first message)."""
+    return min(int(e["input"]["burst"]) for e in runtime.executions() if e["input"]["conversation_key"] == key)
+
+
+def _turn(runtime: LocalRuntime, key: str, burst: int | None = None) -> dict[str, Any]:
+    burst = _first_burst(runtime, key) if burst is None else burst
     with runtime.emulator.running_as("operator"):
         response = boto3.client("dynamodb", region_name=REGION).get_item(
             TableName=runtime.table_name, Key={"pk": {"S": key}, "sk": {"S": turn_sk(burst)}}, ConsistentRead=True
@@ -163,7 +169,7 @@ def test_an_execution_started_twice_for_one_burst_answers_once(
     # WHEN the burst's timer starts again while it waits (a retried StartExecution, a redelivered first message)
     with runtime.emulator.running_as("post_message"):
         timer = StepFunctionsTimer(boto3.client("stepfunctions", region_name=REGION), runtime.state_machine_arn)
-        timer.start(key, 1, wake_at="2026-01-01T00:00:00Z")  # due at once: the duplicate reads the open burst
+        timer.start(key, _first_burst(runtime, key), wake_at="2026-01-01T00:00:00Z")  # due at once: reads the buffer
 
     # THEN Standard deduplicated the start by name; Express ran a second execution, which found the burst claimed
     turn = _answered_once(runtime, user, ids)
@@ -184,7 +190,8 @@ def test_a_new_execution_for_an_answered_burst_sends_nothing(start_runtime: Runt
     # WHEN the answered burst's timer is started once more
     with runtime.emulator.running_as("post_message"):
         timer = StepFunctionsTimer(boto3.client("stepfunctions", region_name=REGION), runtime.state_machine_arn)
-        timer.start(_key(runtime, user), 1, wake_at="2026-01-01T00:00:00Z")
+        key = _key(runtime, user)
+        timer.start(key, _first_burst(runtime, key), wake_at="2026-01-01T00:00:00Z")
 
     # THEN Standard refused the reused name (ExecutionAlreadyExists: success); Express's new execution ended quietly
     time.sleep(0.5)
@@ -306,7 +313,7 @@ def test_a_run_arriving_after_the_reply_was_sent_sends_nothing(
     runtime.duplicate_execution(execution["arn"])
     wait_for(lambda: len(runtime.executions()) == 2 and executions_settled(runtime))
     # AND its two tasks are delivered again on their own (Express keeps no state between transitions)
-    event = {"conversation_key": key, "burst": "1", "execution": execution["arn"]}
+    event = {"conversation_key": key, "burst": execution["input"]["burst"], "execution": execution["arn"]}
     processed = runtime.emulator.invoke("process_message", event)
     replied = runtime.emulator.invoke("reply", {**event, "claimed": processed["claimed"], "lease": "another-run"})
 

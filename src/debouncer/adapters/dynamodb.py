@@ -6,12 +6,25 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from debouncer.burst import cap_deadline, concatenate, iso_second, ordered, quiet_deadline
+from debouncer.burst import cap_deadline, concatenate, first_burst, iso_second, ordered, quiet_deadline
 from debouncer.errors import ReplyLeaseHeldError, RetryableError
 from debouncer.models import InboundMessage
 from debouncer.ports import AppendResult, HistoryEntry, Turn
 
 BUFFER_SK = "buffer"
+# Every item stays under DynamoDB's 400 KB (AWS refuses above 409,600 bytes, moto above 405,000), so no write of a turn
+# can fail forever: the claim copies the buffer's messages into the turn, and the answer and the settlement come after.
+ITEM_LIMIT = 400_000
+# The stored answer is cut to its first 64 KiB of UTF-8 (on a character boundary): sixteen WhatsApp messages and more.
+ANSWER_LIMIT = 64 * 1024
+# Why the AI or the channel failed (ai_failure, failure): cut to 1 KiB each.
+REASON_LIMIT = 1024
+# The rest of a turn: keys (a conversation key is up to 2,048 bytes), attribute names, the claimer's execution ARN,
+# numbers, the reply lease, and DynamoDB's byte of overhead per list element.
+TURN_OVERHEAD = 16 * 1024
+# What the buffer's messages may take, as size_bytes counts them (document and id): above max_buffer_bytes' ceiling
+# (256 KiB), so a burst flushes on size before it is full; a message that does not fit waits for the next burst.
+BUFFER_LIMIT = ITEM_LIMIT - ANSWER_LIMIT - 2 * REASON_LIMIT - TURN_OVERHEAD
 # A transaction holds at most 100 items: the buffer update, the turn, and up to 98 dedupe records.
 DEDUPE_IN_CLAIM = 98
 # Longer than one reply invocation can run (Terraform keeps lambda_timeout.reply below it): a lease only lapses once
@@ -38,9 +51,13 @@ NAMES = {
 }
 
 
+# Burst numbers start from the clock in milliseconds (13 digits, burst.first_burst); 20 digits hold any 64-bit one.
+TURN_DIGITS = 20
+
+
 def turn_sk(burst: int) -> str:
-    """Zero-padded so turns sort by burst number, for the history query."""
-    return f"turn#{burst:010d}"
+    """Zero-padded so turns sort by burst number, across buffer lifetimes too, for the history query."""
+    return f"turn#{burst:0{TURN_DIGITS}d}"
 
 
 def _n(value: int | float) -> dict[str, str]:
@@ -49,6 +66,12 @@ def _n(value: int | float) -> dict[str, str]:
 
 def _s(value: str) -> dict[str, str]:
     return {"S": value}
+
+
+def _cut(text: str, limit: int) -> str:
+    """The longest prefix of `text` within `limit` bytes of UTF-8, whole characters only."""
+    encoded = text.encode()
+    return text if len(encoded) <= limit else encoded[:limit].decode(errors="ignore")
 
 
 def _error_code(error: ClientError) -> str:
@@ -92,8 +115,13 @@ class DynamoDbStore:
         return {"pk": _s(conversation_key), "sk": _s(sk)}
 
     def append(self, message: InboundMessage, now: float) -> AppendResult:
-        """One atomic UpdateItem: append, dedupe by id, bump version, move the deadline, open a burst if none is."""
+        """One atomic UpdateItem: append, dedupe by id, bump version, move the deadline, open a burst if none is.
+
+        A message the open burst has no room for (BUFFER_LIMIT) is not stored: AppendResult.full.
+        """
         document = message.document
+        # Counted as the webhook measures a message against its per-request limit: the document and the id in the set.
+        size = len(document.encode()) + len(message.message_id.encode())
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -101,23 +129,29 @@ class DynamoDbStore:
                 UpdateExpression=(
                     "SET #messages = list_append(if_not_exists(#messages, :empty), :message), "
                     "#version = if_not_exists(#version, :zero) + :one, "
-                    "#burst = if_not_exists(#burst, :one), "
+                    "#burst = if_not_exists(#burst, :first), "
                     "#quiet = :quiet, #cap = if_not_exists(#cap, :cap), #expires = :expires "
                     "ADD #ids :id_set, #count :one, #bytes :size"
                 ),
-                ConditionExpression="attribute_not_exists(#ids) OR NOT contains(#ids, :id)",
+                ConditionExpression=(
+                    "(attribute_not_exists(#ids) OR NOT contains(#ids, :id)) AND "
+                    "(attribute_not_exists(#bytes) OR #bytes <= :room)"
+                ),
                 ExpressionAttributeNames=NAMES,
                 ExpressionAttributeValues={
                     ":empty": {"L": []},
                     ":message": {"L": [_s(document)]},
                     ":zero": _n(0),
                     ":one": _n(1),
+                    # A fresh item (the first ever, or after TTL deleted an idle one) never reuses a burst number.
+                    ":first": _n(first_burst(now)),
                     ":quiet": _s(quiet_deadline(now, self._debounce)),
                     ":cap": _s(cap_deadline(now, self._max_wait)),
                     ":expires": _n(int(now) + self._buffer_ttl),
                     ":id_set": {"SS": [message.message_id]},
                     ":id": _s(message.message_id),
-                    ":size": _n(len(document.encode())),
+                    ":size": _n(size),
+                    ":room": _n(BUFFER_LIMIT - size),
                 },
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -126,13 +160,15 @@ class DynamoDbStore:
             if _error_code(e) == "ConditionalCheckFailedException":
                 old = e.response.get("Item", {})
                 first = _messages({"messages": {"L": old.get("messages", {}).get("L", [])[:1]}})
+                duplicate = message.message_id in old.get("ids", {}).get("SS", [])
                 return AppendResult(
                     burst=int(old["burst"]["N"]),
                     count=int(old["msg_count"]["N"]),
                     size=int(old["size_bytes"]["N"]),
-                    duplicate=True,
+                    duplicate=duplicate,
                     quiet_deadline=old.get("quiet_deadline", {}).get("S"),
                     opened_burst=bool(first) and first[0].message_id == message.message_id,
+                    full=not duplicate,
                 )
             raise _retryable(e, "append") from e
         new = response["Attributes"]
@@ -283,11 +319,13 @@ class DynamoDbStore:
     def record_answer(self, conversation_key: str, burst: int, answer: str, ai_failure: str | None = None) -> None:
         """Store the answer once; a concurrent or earlier run of the burst that settled the turn first keeps its own.
 
+        What is stored, and so sent, is the answer's first ANSWER_LIMIT bytes: with the burst's messages (at most
+        BUFFER_LIMIT) and everything recorded later, the turn stays one item.
         `ai_failure`: why the AI failed, when the answer is the fallback message (reported once: report_ai_failure).
         """
-        values = {":answer": _s(answer)}
+        values = {":answer": _s(_cut(answer, ANSWER_LIMIT))}
         if ai_failure is not None:
-            values[":ai_failure"] = _s(ai_failure)
+            values[":ai_failure"] = _s(_cut(ai_failure, REASON_LIMIT))
         self._settle(
             conversation_key,
             burst,
@@ -305,7 +343,7 @@ class DynamoDbStore:
                 burst,
                 "SET failed_at = :now, failure = :reason",
                 "attribute_exists(pk) AND attribute_not_exists(answer) AND attribute_not_exists(failed_at)",
-                {":now": _n(int(now)), ":reason": _s(reason)},
+                {":now": _n(int(now)), ":reason": _s(_cut(reason, REASON_LIMIT))},
                 "record AI failure",
             )
             is not None
@@ -318,7 +356,7 @@ class DynamoDbStore:
             burst,
             "SET failed_at = :now, failure = :reason REMOVE reply_lease",
             "reply_lease = :token",
-            {":now": _n(int(now)), ":reason": _s(reason), ":token": _s(token)},
+            {":now": _n(int(now)), ":reason": _s(_cut(reason, REASON_LIMIT)), ":token": _s(token)},
             "record reply failure",
         )
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import math
 import os
 import time
 import uuid
 from collections.abc import Mapping
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +22,7 @@ import boto3
 from debouncer.adapters.outbox import LOCAL_OUTBOX
 from debouncer.config import Settings
 from debouncer.local.emulator import Emulator
+from debouncer.local.item_size import dynamodb_item_limit
 from debouncer.statemachine import render_file
 from debouncer.workflow import WORKFLOW_TYPES, WorkflowType
 
@@ -27,6 +30,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 FUNCTIONS = ("post_message", "process_message", "reply")
+# DynamoDB TTL leaves alone an item whose expiry lies more than five years in the past.
+TTL_IGNORED_AFTER_SECONDS = 5 * 365 * 86_400
 
 # Documented development defaults, so a newcomer can post signed fixtures at once. Never used on AWS.
 DEV_DEFAULTS = {
@@ -98,6 +103,7 @@ class LocalRuntime:
         self.state_machine_arn = ""
         self.workflow_type: WorkflowType = "STANDARD"
         self._saved_environ: dict[str, str] = {}
+        self._patches = ExitStack()  # where moto is not AWS, what makes up the difference
 
     def start(self) -> LocalRuntime:
         """Check the settings, start the emulator, create table/queue/state machine, import the handlers."""
@@ -113,6 +119,7 @@ class LocalRuntime:
             os.environ.update(self._saved_environ)
             raise
         self.emulator.start()
+        self._patches.enter_context(dynamodb_item_limit())
         with self.emulator.running_as("setup"):
             self._create_resources()
         os.environ.update(
@@ -131,6 +138,7 @@ class LocalRuntime:
 
     def stop(self) -> None:
         """Stop the emulator (running executions die with it)."""
+        self._patches.close()
         self.emulator.stop()
         os.environ.clear()
         os.environ.update(self._saved_environ)
@@ -208,6 +216,49 @@ class LocalRuntime:
                     execution.stop(stop_date=stopped, error=None, cause=None)
                 except Exception:  # noqa: S112 - moto cannot stop an execution still starting; it ends with the emulator
                     continue
+
+    def ttl_sweep(self, after_seconds: float) -> int:
+        """Delete what DynamoDB TTL would have deleted `after_seconds` from now; how many items went.
+
+        moto records the TTL setting and never expires an item; on AWS buffers (days), dedupe records and turns do
+        expire, and the code must cope with what is left (DESIGN §2 invariant 7). Each delete is conditional, as
+        AWS's own are: an item whose TTL attribute moved on meanwhile (a new message to a buffer) stays.
+        """
+        if not math.isfinite(after_seconds) or after_seconds < 0:
+            raise ValueError(f"after_seconds must be a non-negative number, not {after_seconds!r}")
+        attribute = json.loads((PROJECT_ROOT / "schemas" / "dynamodb-table.json").read_text())["ttl_attribute"]
+        now = time.time()
+        values = {
+            # DynamoDB TTL skips values more than five years in the past (most likely milliseconds or a bug).
+            ":oldest": {"N": str(int(now - TTL_IGNORED_AFTER_SECONDS))},
+            # Beyond a few centuries every expiry has passed; the cap keeps the number inside DynamoDB's range.
+            ":cutoff": {"N": f"{now + min(after_seconds, 1e10):.3f}"},
+        }
+        expired = "#ttl >= :oldest AND #ttl < :cutoff"
+        deleted = 0
+        with self.emulator.running_as("operator"):
+            dynamodb = boto3.client("dynamodb", region_name=REGION)
+            pages = dynamodb.get_paginator("scan").paginate(
+                TableName=self.table_name,
+                FilterExpression=expired,
+                ProjectionExpression="pk, sk",
+                ExpressionAttributeNames={"#ttl": attribute},
+                ExpressionAttributeValues=values,
+                ConsistentRead=True,
+            )
+            for key in [item for page in pages for item in page.get("Items", [])]:
+                try:
+                    dynamodb.delete_item(
+                        TableName=self.table_name,
+                        Key=key,
+                        ConditionExpression=expired,
+                        ExpressionAttributeNames={"#ttl": attribute},
+                        ExpressionAttributeValues=values,
+                    )
+                except dynamodb.exceptions.ConditionalCheckFailedException:
+                    continue  # written again since the scan, with a later expiry
+                deleted += 1
+        return deleted
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """Every record on the DLQ (received and left in flight)."""

@@ -1,10 +1,11 @@
-"""HTTP front door of the local runtime on 127.0.0.1: webhook routes via post_message, plus /local/outbox and
-/local/settings."""
+"""HTTP front door of the local runtime on 127.0.0.1: webhook routes via post_message, plus /local/outbox,
+/local/settings and /local/ttl-sweep."""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -53,11 +54,28 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(413, {"Content-Type": "application/json"}, error)
             return
         body = self.rfile.read(length) if length else b""
+        if path == "/local/ttl-sweep":
+            self._ttl_sweep(body)
+            return
         headers = {k: v for k, v in self.headers.items()}
         status, response_headers, payload = self.runtime.http(
             self.command, path, body=body, headers=headers, query=query
         )
         self._send(status, response_headers, payload)
+
+    def _ttl_sweep(self, body: bytes) -> None:
+        """POST {"after_seconds": N}: delete what DynamoDB TTL would have deleted N seconds from now."""
+        json_type = {"Content-Type": "application/json"}
+        if self.command != "POST":
+            error = f"method {self.command} is not allowed on /local/ttl-sweep"
+            self._send(405, {**json_type, "Allow": "POST"}, json.dumps({"error": error}).encode())
+            return
+        after = _after_seconds(body)
+        if after is None:
+            error = 'the body must be a JSON object {"after_seconds": N} with N a non-negative number'
+            self._send(400, json_type, json.dumps({"error": error}).encode())
+            return
+        self._send(200, json_type, json.dumps({"deleted": self.runtime.ttl_sweep(after)}).encode())
 
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
@@ -72,6 +90,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug(format, *args)
+
+
+def _after_seconds(body: bytes) -> float | None:
+    """N of a body {"after_seconds": N}; None unless N is a non-negative number."""
+    try:
+        after = json.loads(body)["after_seconds"]
+        # bool is an int to Python, not a number to JSON.
+        if isinstance(after, bool) or not isinstance(after, int | float):
+            return None
+        seconds = float(after)
+    except (ValueError, KeyError, TypeError, OverflowError):
+        return None
+    # NaN and Infinity are Python's extensions to JSON, not numbers a client meant.
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 class LocalServer(ThreadingHTTPServer):
