@@ -95,12 +95,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch_wheel(cache_dir: Path = CACHE_DIR) -> Path:
-    """Return the pinned cdktf wheel, downloading it with pip only when it is not cached yet."""
-    wheel = cache_dir / CDKTF_WHEEL
+def fetch_wheel(
+    cache_dir: Path = CACHE_DIR,
+    dist: str = CDKTF_DIST,
+    version: str = CDKTF_VERSION,
+    wheel_name: str = CDKTF_WHEEL,
+    sha256: str = CDKTF_WHEEL_SHA256,
+) -> Path:
+    """Return a pinned pure-Python wheel (default: the cdktf bindings), downloading it with pip only once."""
+    wheel = cache_dir / wheel_name
     if not wheel.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
-        _log(f"downloading {CDKTF_DIST}=={CDKTF_VERSION} into {cache_dir} (once)")
+        _log(f"downloading {dist}=={version} into {cache_dir} (once)")
         with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
             subprocess.run(  # noqa: S603 - fixed argv, pinned requirement
                 [
@@ -114,15 +120,15 @@ def fetch_wheel(cache_dir: Path = CACHE_DIR) -> Path:
                     "--only-binary=:all:",
                     "--dest",
                     tmp,
-                    f"{CDKTF_DIST}=={CDKTF_VERSION}",
+                    f"{dist}=={version}",
                 ],
                 check=True,
             )
-            Path(tmp, CDKTF_WHEEL).replace(wheel)
+            Path(tmp, wheel_name).replace(wheel)
     actual = _sha256(wheel)
-    if actual != CDKTF_WHEEL_SHA256:
+    if actual != sha256:
         wheel.unlink()
-        raise RuntimeError(f"{CDKTF_WHEEL}: sha256 {actual} != pinned {CDKTF_WHEEL_SHA256}; removed, retry")
+        raise RuntimeError(f"{wheel_name}: sha256 {actual} != pinned {sha256}; removed, retry")
     return wheel
 
 
