@@ -214,3 +214,40 @@ def replay_server(replay_servers: dict[str, Server]) -> Server:
 def mismatched_server(replay_servers: dict[str, Server]) -> Server:
     """A server whose settings differ from every shipped fixture's (debounce 1 s, max wait 4 s)."""
     return replay_servers["replay-other"]
+
+
+# Concurrent senders (test_concurrent_senders.py): short windows, so every burst is answered within seconds, and a
+# flush size no sender reaches, so each sender's messages make one burst unless the debounce window closes early.
+CONCURRENCY_ENV = {"DEBOUNCE_SECONDS": "1", "MAX_WAIT_SECONDS": "6", "MAX_MESSAGES": "50"}
+
+
+# CPython switches threads every 5 ms by default; the concurrency server every 0.1 ms, so its request threads
+# interleave inside a request as they would under far more load, and a race one soak post in 3,455 hit shows at once.
+SWITCH_INTERVAL_SECONDS = 0.0001
+
+
+@pytest.fixture(scope="session")
+def concurrency_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A fresh `debouncer serve` of its own for the concurrent senders, switching threads every 0.1 ms."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
+    env.update({"AI_PROVIDER": "echo", **CONCURRENCY_ENV})
+    log = tmp_path_factory.mktemp("e2e-concurrency-server") / "concurrency.log"
+    boot = (
+        f"import sys; sys.setswitchinterval({SWITCH_INTERVAL_SECONDS}); "
+        "from debouncer.cli import main; sys.exit(main())"
+    )
+    with log.open("wb") as out:  # as _spawn does, but through `python -c` to set the switch interval first
+        process = subprocess.Popen(
+            [sys.executable, "-c", boot, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(base=f"http://127.0.0.1:{port}", process=process, log=log)
+    try:
+        _wait_healthy(server, time.monotonic() + STARTUP_TIMEOUT)
+        yield server
+    finally:
+        _stop(server)

@@ -13,6 +13,18 @@ runs an execution once more under the same ARN, and `express_duplicates` does so
 
 What moto redoes on every execution and never changes is done once: the definition's parse, its JSONPaths' parse,
 and the boto3 clients of its SDK tasks (212 -> 81 ms of CPU per 3-message burst).
+
+Our functions run as Lambda runs them (debouncer.local.environments): each `deploy()`ed function has a pool of
+execution environments, each a thread with its own loaded handler module, initialised once (its cold start, timed)
+and serving one invocation at a time; concurrent invocations get other environments, created on demand. Threads,
+not processes: the tests inject faults in-process (handler wrappers, `faults` hooks that read the invoking thread's
+state, the in-process outbox), so an invocation's AWS requests are served on the invoking thread, and Powertools'
+process-wide per-request state (the event handler's current event, the Logger's keys, the cold-start flags) is made
+per thread while an emulator runs. What stays shared: the process itself (os.environ, sys.modules: the library modules
+are imported once, so an environment's init after the first excludes their import), the GIL, and the local outbox.
+Each function has a timeout: an invocation still running at its deadline is reported as Lambda reports it (a
+`Sandbox.Timedout` function error, which Step Functions reports as `Lambda.Unknown`), its environment is discarded,
+and the emulator refuses every AWS request it makes afterwards (its thread cannot be killed: non-AWS work goes on).
 """
 
 from __future__ import annotations
@@ -26,7 +38,6 @@ import random
 import re
 import threading
 import time
-import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -39,6 +50,8 @@ from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.parser.api import InvalidExecutionInput, StateMachineType
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.component import Component
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
@@ -48,6 +61,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_dynamodb,
     state_task_service_sqs,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+    StateTaskServiceLambda,
+)
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
 from moto.stepfunctions.parser.asl.eval.states import StateData
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
@@ -56,7 +72,17 @@ from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
+from debouncer.local.environments import (
+    FunctionPool,
+    InvocationTimedOut,
+    LambdaContext,
+    current_invocation,
+    error_payload,
+    isolate_powertools,
+)
 from debouncer.local.transactions import item_level_rollback
+
+__all__ = ["Emulator", "InvocationTimedOut", "LambdaContext", "aws_timestamp", "iam_actions"]
 
 Handler = Callable[[dict[str, Any], Any], Any]
 # A fault hook sees (caller, "service:Operation") before the request runs; a tuple it returns is the response.
@@ -77,6 +103,11 @@ _JSON_PATH_MODULES: dict[Any, Callable[[str], Any]] = {
 _TASK_CLIENT_MODULES = (lambda_eval_utils, state_task_service_dynamodb, state_task_service_sqs)
 _ORIGINAL_BOTO_CLIENT_FOR = boto_client.boto_client_for
 _ORIGINAL_EXEC_ARN_FORMAT = StepFunctionBackend.accepted_exec_arn_format
+_ORIGINAL_LAMBDA_FROM_ERROR = StateTaskServiceLambda._from_error
+# Function errors the Lambda service reports itself (the function never returned): Step Functions names them
+# Lambda.Unknown ("Unhandled errors in Lambda are reported as Lambda.Unknown ... out-of-memory errors and function
+# timeouts"); moto names every function error after the payload's errorType.
+SANDBOX_ERRORS = frozenset({"Sandbox.Timedout", "Runtime.OutOfMemory", "Runtime.ExitError"})
 # Execution ARNs of both types, so the operator's own look-ups (tests, bench) still find Express executions.
 _EXEC_ARN_FORMAT = re.compile(r"arn:aws[a-zA-Z-]*:states:[-0-9a-zA-Z]+:(?P<account_id>\d{12}):(execution|express):.+")
 EXPRESS_TIME_LIMIT_SECONDS = 300.0
@@ -164,7 +195,23 @@ def _dispatch(stubber: BotocoreStubber, request: Any) -> Response | None:
     emulator = _active
     if emulator is None:
         return _ORIGINAL_PROCESS_REQUEST(stubber, request)
+    invocation = current_invocation()
+    if invocation is not None:  # on an environment's thread: served on the invoking thread, refused once killed
+        return invocation.forward(stubber, request)
     return emulator.handle(stubber, request)
+
+
+def _lambda_from_error(task: StateTaskServiceLambda, env: Any, ex: Exception) -> FailureEvent:
+    failure: FailureEvent = _ORIGINAL_LAMBDA_FROM_ERROR(task, env, ex)
+    if isinstance(ex, lambda_eval_utils.LambdaFunctionErrorException):
+        with suppress(ValueError, TypeError, AttributeError):
+            if json.loads(ex.payload).get("errorType") in SANDBOX_ERRORS:
+                failure.error_name = CustomErrorName("Lambda.Unknown")  # type: ignore[misc]
+                event_details: dict[str, Any] = dict(failure.event_details or {})
+                details = event_details.get("taskFailedEventDetails")
+                if details is not None:
+                    details["error"] = "Lambda.Unknown"  # the cause stays the payload: Sandbox.Timedout and how long
+    return failure
 
 
 def _start_execution(
@@ -179,20 +226,6 @@ def _start_execution(
     if emulator is None or state_machine.type != StateMachineType.EXPRESS:
         return _ORIGINAL_START_EXECUTION(backend, state_machine_arn, name, execution_input, trace_header)
     return emulator.start_express(backend, state_machine, name, execution_input, trace_header)
-
-
-class LambdaContext:
-    """The attributes Powertools reads from a Lambda context."""
-
-    def __init__(self, function_name: str) -> None:
-        self.function_name = function_name
-        self.memory_limit_in_mb = 256
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
-        self.aws_request_id = f"local-{time.monotonic_ns()}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Lambda API: time left."""
-        return 60_000
 
 
 class _ExpressExecutions:
@@ -237,6 +270,7 @@ class Emulator:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.functions: dict[str, Handler] = {}
+        self.pools: dict[str, FunctionPool] = {}  # the deploy()ed functions' environments
         self.calls: Counter[tuple[str, str]] = Counter()
         self._calls_lock = threading.Lock()
         self.faults: list[FaultHook] = []
@@ -257,6 +291,9 @@ class Emulator:
         self._mock.start()
         self._rollback = item_level_rollback()
         self._rollback.__enter__()
+        self._isolation = isolate_powertools()
+        self._isolation.__enter__()
+        StateTaskServiceLambda._from_error = _lambda_from_error  # type: ignore[method-assign,assignment]
         BotocoreStubber.process_request = _dispatch  # type: ignore[method-assign,assignment]
         Timestamp._get_wait_seconds = _wait_seconds_rounded_up  # type: ignore[method-assign]
         StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign,assignment]
@@ -285,6 +322,10 @@ class Emulator:
         global _active
         _active = None
         self._express.stop()
+        for pool in self.pools.values():
+            pool.close()
+        StateTaskServiceLambda._from_error = _ORIGINAL_LAMBDA_FROM_ERROR  # type: ignore[method-assign]
+        self._isolation.__exit__(None, None, None)
         BotocoreStubber.process_request = _ORIGINAL_PROCESS_REQUEST  # type: ignore[method-assign]
         Timestamp._get_wait_seconds = _ORIGINAL_WAIT_SECONDS  # type: ignore[method-assign]
         StepFunctionsParserBackend.start_execution = _ORIGINAL_START_EXECUTION  # type: ignore[method-assign]
@@ -415,10 +456,27 @@ class Emulator:
             else:
                 self._caller.name = previous
 
+    def deploy(self, name: str, load: Callable[[], Any], timeout_seconds: float, memory_mb: int = 256) -> FunctionPool:
+        """Deploy a function: `load()` initialises one environment (returns its module, whose `handler` is called)."""
+        pool = FunctionPool(name, load, self._serve, self.running_as, timeout_seconds, memory_mb)
+        self.pools[name] = pool
+        self.functions[name] = pool
+        return pool
+
+    def _serve(self, stubber: Any, request: Any) -> Response | None:
+        return self.handle(stubber, request)  # looked up per request: a test or the bench may wrap handle()
+
     def invoke(self, name: str, event: dict[str, Any]) -> Any:
-        """Run one of our handlers as Lambda would, attributing its AWS calls to it."""
+        """Run one of our functions as Lambda would, attributing its AWS calls to it (InvocationTimedOut: too long)."""
+        pool = self.pools.get(name)
+        context = LambdaContext(name) if pool is None else LambdaContext(name, pool.timeout_seconds, pool.memory_mb)
         with self.running_as(name):
-            return self.functions[name](event, LambdaContext(name))
+            return self.functions[name](event, context)
+
+    def lambda_stats(self) -> dict[str, dict[str, Any]]:
+        """Per deployed function: environments created and live, init (cold start) durations in ms, invocations,
+        timeouts, and AWS requests refused to killed invocations."""
+        return {name: pool.stats() for name, pool in self.pools.items()}
 
     def handle(self, stubber: BotocoreStubber, request: Any) -> Response | None:
         """Route one botocore request: a Lambda invoke to our handler, anything else to moto under the lock."""
@@ -461,13 +519,8 @@ class Emulator:
         event = json.loads(body or b"{}")
         try:
             result = self.invoke(function, event)
-        except Exception as e:
-            payload = {
-                "errorType": type(e).__name__,
-                "errorMessage": str(e),
-                "stackTrace": traceback.format_tb(e.__traceback__)[-3:],
-            }
-            return 200, {"X-Amz-Function-Error": "Unhandled"}, json.dumps(payload)
+        except Exception as e:  # a timeout too: Lambda answers 200 with the function error Sandbox.Timedout
+            return 200, {"X-Amz-Function-Error": "Unhandled"}, error_payload(e)
         return 200, {"X-Amz-Executed-Version": "$LATEST"}, json.dumps(result)
 
     def observed_actions(self) -> dict[str, list[str]]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import functools
 import importlib.util
 import json
+import logging
 import math
 import os
 import time
@@ -21,7 +23,8 @@ import boto3
 
 from debouncer.adapters.outbox import LOCAL_OUTBOX
 from debouncer.config import Settings
-from debouncer.local.emulator import Emulator
+from debouncer.local.emulator import Emulator, InvocationTimedOut
+from debouncer.local.environments import FunctionCode
 from debouncer.local.item_size import dynamodb_item_limit
 from debouncer.statemachine import render_file
 from debouncer.workflow import WORKFLOW_TYPES, WorkflowType
@@ -30,6 +33,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 FUNCTIONS = ("post_message", "process_message", "reply")
+# post_message's timeout: Terraform's default lambda_timeout.post_message (the function itself never reads it).
+POST_MESSAGE_TIMEOUT_SECONDS = 10
+# What an HTTP API answers when its Lambda integration times out, or the function fails.
+GATEWAY_TIMEOUT_RESPONSE = (503, {"Content-Type": "application/json"}, b'{"message":"Service Unavailable"}')
+GATEWAY_ERROR_RESPONSE = (500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}')
 # DynamoDB TTL leaves alone an item whose expiry lies more than five years in the past.
 TTL_IGNORED_AFTER_SECONDS = 5 * 365 * 86_400
 
@@ -97,7 +105,8 @@ class LocalRuntime:
         self.emulator = Emulator()
         self.outbox = LOCAL_OUTBOX
         self._environment = dict(environment or {})
-        self.handlers: dict[str, ModuleType] = {}
+        # Each function's handler module in every execution environment (patch it here: see FunctionCode).
+        self.handlers: dict[str, FunctionCode] = {}
         self.table_name = name
         self.queue_url = ""
         self.state_machine_arn = ""
@@ -129,10 +138,17 @@ class LocalRuntime:
                 "SECRETS_SOURCE": "env",
             }
         )
+        settings = Settings()
+        # Each function's timeout is the one its settings carry, as Terraform's lambda_timeout sets both.
+        timeouts = {
+            "post_message": POST_MESSAGE_TIMEOUT_SECONDS,
+            "process_message": settings.process_message_timeout_seconds,
+            "reply": settings.reply_timeout_seconds,
+        }
         for name in FUNCTIONS:
-            module = _load_handler(name)
-            self.handlers[name] = module
-            self.emulator.functions[name] = module.handler
+            pool = self.emulator.deploy(name, functools.partial(_load_handler, name), timeouts[name])
+            pool.warm()  # one environment each now: a handler that cannot start fails the start, as before
+            self.handlers[name] = pool.code
         self.emulator.calls.clear()
         return self
 
@@ -183,7 +199,13 @@ class LocalRuntime:
     ) -> tuple[int, dict[str, str], bytes]:
         """One HTTP request through post_message, as API Gateway (HTTP API, payload 2.0) would deliver it."""
         event = api_gateway_event(method, path, body=body, headers=headers or {}, query=query)
-        response = self.emulator.invoke("post_message", event)
+        try:
+            response = self.emulator.invoke("post_message", event)
+        except InvocationTimedOut:
+            return GATEWAY_TIMEOUT_RESPONSE[0], dict(GATEWAY_TIMEOUT_RESPONSE[1]), GATEWAY_TIMEOUT_RESPONSE[2]
+        except Exception:  # an unhandled function error: the HTTP API answers 500 and logs it, as here
+            logging.getLogger("debouncer.local").exception("post_message failed")
+            return GATEWAY_ERROR_RESPONSE[0], dict(GATEWAY_ERROR_RESPONSE[1]), GATEWAY_ERROR_RESPONSE[2]
         payload = response.get("body") or ""
         raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
         return int(response["statusCode"]), dict(response.get("headers") or {}), raw
