@@ -260,7 +260,9 @@ class DynamoDbStore:
                         for k in ("#burst", "#messages", "#ids", "#count", "#bytes", "#quiet", "#cap", "#version")
                     },
                     "ExpressionAttributeValues": {
-                        ":next": _n(burst + 1),
+                        # Past the clock too: a buffer numbered before bursts started from the clock (a counter
+                        # that began at 1) leaves the numbers of its earlier lifetimes behind at its next claim.
+                        ":next": _n(max(burst + 1, first_burst(now))),
                         ":burst": _n(burst),
                         ":version": item["version"],
                     },
