@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from debouncer.workflow import EXPRESS_MAX_SECONDS, express_seconds_needed
+
 # One worker runs all Terraform tests: they share one initialised workspace and its plans.
 pytestmark = pytest.mark.xdist_group("terraform")
 
@@ -24,16 +26,11 @@ REGION = "eu-west-1"
 
 
 def express_edge_max_wait() -> int:
-    """Largest max_wait_seconds EXPRESS accepts with default timeouts: main.tf's execution_seconds_needed, solved."""
-    workflow = json.loads((REPO_ROOT / "statemachines" / "workflow_types.json").read_text())["EXPRESS"]
-    process_message, reply = 60, 30  # variables.tf: lambda_timeout defaults
-    attempts = 1 + workflow["template"].get("timeout_retry_max_attempts", 0)
-    # A run may wait out another run's reply lease: one reply timeout plus a margin (absent in older layouts).
-    extra = workflow.get("reply_lease_wait_extra_seconds")
-    lease_wait = 0 if extra is None else reply + extra
-    budget = workflow["retry_budget_seconds"] + workflow["overhead_seconds"]
-    fixed = (process_message + reply) * attempts + lease_wait + budget
-    return int(workflow["max_execution_seconds"] - fixed)
+    """Largest max_wait_seconds the code's own Express rule accepts with the default timeouts (60 s and 30 s).
+
+    Planning it (passes) and one second more (fails at main.tf's precondition) proves both sides draw the same line.
+    """
+    return max(w for w in range(1, EXPRESS_MAX_SECONDS) if express_seconds_needed(w, 60, 30) <= EXPRESS_MAX_SECONDS)
 
 
 VARIABLE_SETS: dict[str, dict[str, Any]] = {
@@ -178,3 +175,97 @@ def test_plan_uses_region_and_partition(tf_workspace: Any) -> None:
     assert (
         environment["STATE_MACHINE_ARN"] == f"arn:aws:states:{REGION}:123456789012:stateMachine:chat-debouncer-debounce"
     )
+
+
+# --- defects of a real deployment that only a real plan shows ----------------------------------------------------
+
+
+def _resources(plan: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    """address -> planned values of every resource of one type."""
+    return {rc["address"]: rc["change"]["after"] for rc in plan["resource_changes"] if rc["type"] == type_}
+
+
+def _said(result: Any) -> str:
+    """What Terraform printed, with its line wrapping undone."""
+    return " ".join(result.text().split())
+
+
+def _plan_with(workspace: Any, name: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """Plan an extra variable set (once per session), as _plan does for VARIABLE_SETS."""
+    VARIABLE_SETS.setdefault(name, variables)
+    return _plan(workspace, name)
+
+
+def test_role_names_and_arns_follow_the_region_and_partition(tf_workspace: Any) -> None:
+    """IAM is global: the same name_prefix in a second Region must not ask for the same role names; and in aws-cn
+    every ARN the functions are given is an aws-cn one (the definition's are checked in tests/unit)."""
+    plans = {
+        "eu-west-1": _plan(tf_workspace, "defaults"),
+        "cn-north-1": _plan_with(tf_workspace, "china", {"aws_region": "cn-north-1"}),
+    }
+    names = {
+        region: sorted(r["name"] for r in _resources(plan, "aws_iam_role").values()) for region, plan in plans.items()
+    }
+    assert len(names["eu-west-1"]) == 4  # three functions and the state machine
+    assert not set(names["eu-west-1"]) & set(names["cn-north-1"])
+    assert all(len(name) <= 64 and name.endswith(region) for region in names for name in names[region])
+    china = planned_environment(plans["cn-north-1"], "post_message")
+    assert china["STATE_MACHINE_ARN"].startswith("arn:aws-cn:states:cn-north-1:")
+    partitions = [
+        r["values"]["partition"]
+        for m in plans["cn-north-1"]["prior_state"]["values"]["root_module"].get("child_modules", [])
+        if m["address"] == "module.step_functions"
+        for r in m["resources"]
+        if r["type"] == "aws_partition"
+    ]
+    assert partitions == ["aws-cn"]  # what renders the definition's arn:${partition}:states:::... resources
+
+
+def test_a_partial_secrets_manager_arn_is_refused_at_plan(tf_workspace: Any) -> None:
+    """IAM grants match the secret's complete ARN (name + six random characters): a partial one would be refused at
+    run time, so plan refuses it."""
+    partial = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:chat-debouncer/openai"
+    result = tf_workspace.plan({"secret_parameter_names": {"openai_api_key": partial}})
+    assert not result.ok
+    assert "complete Secrets Manager secret ARN" in _said(result)
+
+
+def test_every_method_reaches_post_message_and_its_timeout_sets_the_integrations(tf_workspace: Any) -> None:
+    """ANY routes, so post_message's JSON 405 is what a wrong method gets; the integration waits as long as it runs."""
+    plan = _plan_with(tf_workspace, "slow_webhook", {"lambda_timeout": {"post_message": 20}})
+    routes = {r["route_key"] for r in _resources(plan, "aws_apigatewayv2_route").values()}
+    assert routes == {"ANY /webhook/{channel}", "ANY /health"}
+    [integration] = _resources(plan, "aws_apigatewayv2_integration").values()
+    assert integration["timeout_milliseconds"] == 21_000
+
+
+def test_lambda_environment_limit_counts_bytes_not_characters(tf_workspace: Any) -> None:
+    """Lambda's 4 KB is bytes of UTF-8: 1,800 characters of Greek are 3,600 bytes and must not pass as 1,800."""
+    ascii_prompt, greek_prompt = "a" * 1800, "\u03b1" * 1800  # alpha: two bytes of UTF-8
+    assert tf_workspace.plan({"ai_system_prompt": ascii_prompt}).ok
+    result = tf_workspace.plan({"ai_system_prompt": greek_prompt})
+    assert not result.ok
+    assert "4096 bytes" in _said(result)
+
+
+def test_only_post_message_errors_alarm(tf_workspace: Any) -> None:
+    """process_message and reply fail by design (held lease, the AI's error after its fallback, transient retries):
+    their Errors must not page anyone; a burst left unanswered shows on the DLQ and execution alarms."""
+    alarms = _resources(_plan(tf_workspace, "defaults"), "aws_cloudwatch_metric_alarm").values()
+    lambda_alarms = [a["dimensions"]["FunctionName"] for a in alarms if a["namespace"] == "AWS/Lambda"]
+    assert lambda_alarms == ["chat-debouncer-post-message"]
+    assert {a["metric_name"] for a in alarms} >= {
+        "ApproximateNumberOfMessagesVisible",
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+    }
+
+
+def test_packages_must_match_the_lambda_architecture(tf_workspace: Any, tmp_path: Path) -> None:
+    """Zips live in build/<arch>/: deploying x86_64 with only arm64 packages stops at plan, saying what to run."""
+    workspace = tf_workspace.clone(tmp_path / "arm64-only")
+    for zip_file in (workspace.root / "build" / "x86_64").glob("*.zip"):
+        zip_file.unlink()
+    result = workspace.plan({"lambda_architecture": "x86_64"})
+    assert not result.ok
+    assert "make package ARCH=x86_64" in _said(result)

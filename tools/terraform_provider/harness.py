@@ -55,8 +55,8 @@ def copy_configuration(dest: Path, source: Path = REPO_ROOT) -> Path:
             target = dest / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
-    # build/<fn>.zip and build/<arch>/<fn>.zip: whichever layout main.tf reads, plan hashes it and nothing unpacks it.
-    for build in (dest / "build", dest / "build" / "arm64", dest / "build" / "x86_64"):
+    # build/<arch>/<fn>.zip as make package lays them out: plan hashes them and nothing unpacks them.
+    for build in (dest / "build" / "arm64", dest / "build" / "x86_64"):
         build.mkdir(parents=True, exist_ok=True)
         for name in LAMBDA_FUNCTIONS:
             # An empty zip archive: just its end-of-central-directory record.
