@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
 from debouncer.adapters.secrets import Secrets
-from debouncer.channels import generic, instagram, signatures, telegram, whatsapp
+from debouncer.channels import Skip, generic, instagram, signatures, telegram, whatsapp
 from debouncer.config import Settings
 from debouncer.errors import (
     DebouncerError,
@@ -122,26 +122,27 @@ def build_app(ingest: Ingest, secrets: Secrets, settings: Settings) -> APIGatewa
             raise InvalidPayloadError("body must be a JSON object")
         return payload
 
-    def meta(normalize: Callable[[dict[str, Any]], list[InboundMessage]]) -> list[InboundMessage]:
+    def meta(normalize: Callable[..., list[InboundMessage]], on_skip: Skip) -> list[InboundMessage]:
         raw = raw_body()
         signatures.verify_meta_signature(secrets.get("meta_app_secret"), raw, header("X-Hub-Signature-256"))
-        return normalize(parse(raw))
+        return normalize(parse(raw), on_skip=on_skip)
 
-    def receive_telegram() -> list[InboundMessage]:
+    def receive_telegram(on_skip: Skip) -> list[InboundMessage]:
         raw = raw_body()
         signatures.verify_telegram_secret(
             secrets.get("telegram_secret_token"), header("X-Telegram-Bot-Api-Secret-Token")
         )
-        return telegram.normalize(parse(raw), bot_id=settings.telegram_bot_id)
+        return telegram.normalize(parse(raw), bot_id=settings.telegram_bot_id, on_skip=on_skip)
 
-    def receive_generic() -> list[InboundMessage]:
+    def receive_generic(on_skip: Skip) -> list[InboundMessage]:
+        # Our own contract, one message per body: the body is the envelope, so anything wrong is a 400.
         raw = raw_body()
         signatures.verify_generic_signature(secrets.get("generic_secret"), raw, header("X-Signature-256"))
         return generic.normalize(parse(raw))
 
-    receivers: dict[str, Callable[[], list[InboundMessage]]] = {
-        "whatsapp": lambda: meta(whatsapp.normalize),
-        "instagram": lambda: meta(instagram.normalize),
+    receivers: dict[str, Callable[[Skip], list[InboundMessage]]] = {
+        "whatsapp": lambda on_skip: meta(whatsapp.normalize, on_skip),
+        "instagram": lambda on_skip: meta(instagram.normalize, on_skip),
         "telegram": receive_telegram,
         "generic": receive_generic,
     }
@@ -166,7 +167,15 @@ def build_app(ingest: Ingest, secrets: Secrets, settings: Settings) -> APIGatewa
         receiver = receivers.get(channel)
         if receiver is None:
             return _error(404, f"unknown channel '{channel}'")
-        messages = receiver()
+
+        def skipped(reason: str) -> None:
+            # A genuine, signed payload holds an item we cannot use: answered 200 all the same (a 4xx is redelivered
+            # for days), and told here. The reason is a JSON path and a rule, never a value.
+            logger.warning("message skipped", channel=channel, reason=reason)
+            counters.dimension("channel", channel)
+            counters.count("MessagesSkipped")
+
+        messages = receiver(skipped)
         _check_fits_one_item(messages)
         result = ingest.accept(messages)
         counters.dimension("channel", channel)

@@ -202,12 +202,16 @@ def test_rejected_requests_store_nothing(server: Server) -> None:
     # (d) Telegram without its secret token header
     raw = builders.body(builders.telegram(chat, update_id=1, message_id=1, text="no secret"))
     assert send("telegram", raw, {"Content-Type": "application/json"})[0] == 401
-    # (e) correctly signed, fails the schema: messages[0].id is an integer
+    # (e) correctly signed, not the channel's envelope (no entry): a 400
     user = users["schema"]
     payload = builders.whatsapp(user, builders.wa_message(user, "unused", "bad id"))
+    raw = builders.body({"object": payload["object"]})
+    assert send("whatsapp", raw, builders.sign("whatsapp", raw))[0] == 400
+    # (e') the envelope, its one message unusable (messages[0].id is an integer): 200, skipped, never answered
     payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = 12345
     raw = builders.body(payload)
-    assert send("whatsapp", raw, builders.sign("whatsapp", raw))[0] == 400
+    status, _, body = server.http("POST", "/webhook/whatsapp", raw, builders.sign("whatsapp", raw))
+    assert (status, json.loads(body)) == (200, {"accepted": 0, "duplicates": 0})
     control = wa_user()
     post_wa(server, control, f"wamid.e2e.{control}", "control")
     started = time.monotonic()

@@ -47,11 +47,19 @@ def powertools_output(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
         original_add(handler)
 
     monkeypatch.setattr(service, "addHandler", add)
+    # Powertools sets a service's level only with its first Logger, and a child's (webhook.py) with its import: an
+    # earlier test's runtime may have left WARNING on either.
+    loggers = [logging.getLogger(n) for n in [SERVICE, *logging.root.manager.loggerDict] if n.startswith(SERVICE)]
+    levels = [(logger, logger.level) for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)  # setLevel, not .level: it also clears logging's isEnabledFor cache
     try:
         yield buffer
     finally:
         for handler, stream in saved:
             _point(handler, stream)
+        for logger, level in levels:
+            logger.setLevel(level)
 
 
 def test_conversation_ref_is_the_start_of_the_execution_names_digest() -> None:

@@ -153,34 +153,60 @@ def test_messages_from_several_entries_keep_their_accounts() -> None:
     assert [m.conversation_key for m in instagram.normalize(payload)] == [KEY, f"instagram#17841400000000002#{USER}"]
 
 
+def skipped(payload: dict[str, Any]) -> tuple[list[InboundMessage], list[str]]:
+    """The messages normalized from `payload`, and the reasons reported for what was left out."""
+    reasons: list[str] = []
+    return instagram.normalize(payload, on_skip=reasons.append), reasons
+
+
 @pytest.mark.parametrize(
     ("payload", "where"),
     [
         ({"object": "page", "entry": []}, "$.object"),
         ({"object": "instagram"}, "$.entry"),
-        (notification(event(message={"text": "x"})), "$.entry[0].messaging[0].message.mid"),
-        (notification(event(message={"mid": "m", "text": 5})), "$.entry[0].messaging[0].message.text"),
-        (
-            notification(event(message={"mid": "m", "attachments": [{}]})),
-            "$.entry[0].messaging[0].message.attachments[0].type",
-        ),
-        (notification(event(message={"mid": "m", "is_echo": "true"})), "$.entry[0].messaging[0].message.is_echo"),
-        (notification(event(postback={"title": "x"})), "$.entry[0].messaging[0].postback.mid"),
-        (notification(event(timestamp="1749416383201", message={"mid": "m"})), "$.entry[0].messaging[0].timestamp"),
-        (
-            notification(event(sender={"id": 1059000000000042}, message={"mid": "m"})),
-            "$.entry[0].messaging[0].sender.id",
-        ),
         (notification(event(message={"mid": "m"}), id=17841400000000001), "$.entry[0].id"),
+        (notification(messaging={}), "$.entry[0].messaging"),
     ],
 )
-def test_schema_failures_name_the_field(payload: dict[str, Any], where: str) -> None:
+def test_a_body_that_is_not_the_envelope_fails_naming_the_field(payload: dict[str, Any], where: str) -> None:
     with pytest.raises(InvalidPayloadError, match=f"^instagram payload: {re.escape(where)}:"):
         instagram.normalize(payload)
 
 
-def test_lone_surrogate_in_an_attachment_type_is_a_bad_payload_not_a_crash() -> None:
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (event(message={"text": "x"}), "message.mid: is required"),
+        (event(message={"mid": "m", "text": 5}), "message.text: must be of type string"),
+        (event(message={"mid": "m", "attachments": [{}]}), "message.attachments[0].type: is required"),
+        (event(message={"mid": "m", "is_echo": "true"}), "message.is_echo: must be of type boolean"),
+        (event(postback={"title": "x"}), "postback.mid: is required"),
+        (event(timestamp="1749416383201", message={"mid": "m"}), "timestamp: must be of type integer"),
+        (event(sender={"id": 1059000000000042}, message={"mid": "m"}), "sender.id: must be of type string"),
+    ],
+)
+def test_an_event_that_cannot_be_used_is_skipped_naming_the_field(bad: dict[str, Any], reason: str) -> None:
+    # The notification is genuine: answered 200 (Meta would redeliver, then unsubscribe), the other events kept.
+    messages, reasons = skipped(notification(bad, event(message={"mid": "m.ok", "text": "kept"})))
+    assert [m.message_id for m in messages] == ["m.ok"]
+    assert reasons == [f"$.entry[0].messaging[0].{reason}"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"message_edit": {"mid": "m", "text": "edited", "num_edit": 1}},
+        {"referral": {"ref": "summer", "source": "IGME", "type": "OPEN_THREAD"}},
+        {"read": "not even an object"},
+        {"optin": {"type": "notification_messages"}},
+    ],
+)
+def test_events_other_than_messages_and_postbacks_are_not_read_whatever_their_shape(body: dict[str, Any]) -> None:
+    assert skipped(notification(event(**body))) == ([], [])
+
+
+def test_lone_surrogate_in_an_attachment_type_is_skipped_not_a_crash() -> None:
     # Found by the webhook fuzzer: the kind is a plain str field, so "\ud800" failed only in the serializer (500).
     attachment = {"type": "image\ud800", "payload": {"url": "https://x/1"}}
-    with pytest.raises(InvalidPayloadError, match="lone surrogate"):
-        instagram.normalize(notification(event(message={"mid": "m.1", "attachments": [attachment]})))
+    messages, [reason] = skipped(notification(event(message={"mid": "m.1", "attachments": [attachment]})))
+    assert messages == [] and "lone surrogate" in reason

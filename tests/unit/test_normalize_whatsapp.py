@@ -47,6 +47,12 @@ def with_messages(*messages: dict[str, Any], contacts: list[dict[str, Any]] | No
     return payload
 
 
+def skipped(payload: dict[str, Any]) -> tuple[list[InboundMessage], list[str]]:
+    """The messages normalized from `payload`, and the reasons reported for those left out or degraded."""
+    reasons: list[str] = []
+    return whatsapp.normalize(payload, on_skip=reasons.append), reasons
+
+
 def message(type_: str, **fields: Any) -> dict[str, Any]:
     """One inbound message of `type_` from the fixture user."""
     return {"from": USER, "id": "wamid.TEST", "timestamp": "1749416383", "type": type_, **fields}
@@ -263,10 +269,11 @@ def test_sender_falls_back_to_the_only_contacts_user_id() -> None:
     assert (msg.sender_id, msg.sender_name) == ("BR.1", "Rui")
 
 
-def test_message_without_any_sender_is_rejected() -> None:
+def test_message_without_any_sender_is_skipped_and_the_rest_kept() -> None:
     msg_ = {"id": "wamid.U", "timestamp": "1", "type": "text", "text": {"body": "hi"}}
-    with pytest.raises(InvalidPayloadError, match="no sender"):
-        whatsapp.normalize(with_messages(msg_, contacts=[]))
+    messages, reasons = skipped(with_messages(msg_, message("text", text={"body": "kept"}), contacts=[]))
+    assert [m.text for m in messages] == ["kept"]
+    assert reasons == ["$.entry[0].changes[0].value.messages[0]: no sender (from, from_user_id or contact user_id)"]
 
 
 def test_unknown_sender_has_no_name() -> None:
@@ -280,11 +287,10 @@ def test_group_message_is_keyed_and_answered_by_group() -> None:
     assert (msg.sender_id, msg.recipient_id) == (USER, "120363000000000001")
 
 
-def test_text_over_the_model_cap_is_a_bad_payload() -> None:
-    big = with_messages(message("text", text={"body": "x" * (MAX_TEXT_CHARS + 1)}))
-    with pytest.raises(InvalidPayloadError, match=r"invalid text") as caught:
-        whatsapp.normalize(big)
-    assert "xxxx" not in str(caught.value)
+def test_text_over_the_model_cap_is_skipped_without_echoing_it() -> None:
+    messages, reasons = skipped(with_messages(message("text", text={"body": "x" * (MAX_TEXT_CHARS + 1)})))
+    assert messages == []
+    assert reasons == ["$.entry[0].changes[0].value.messages[0]: whatsapp message: invalid text"]
 
 
 def _set(path: list[str | int], value: Any) -> dict[str, Any]:
@@ -314,57 +320,119 @@ _MSGS: list[str | int] = ["entry", 0, "changes", 0, "value", "messages"]
             106540352242922,
             "$.entry[0].changes[0].value.metadata.phone_number_id",
         ),
-        ([*_MSGS, 0, "timestamp"], 1749416390, "$.entry[0].changes[0].value.messages[0].timestamp"),
-        ([*_MSGS, 0, "timestamp"], "2025-06-08", "$.entry[0].changes[0].value.messages[0].timestamp"),
-        ([*_MSGS, 0, "id"], _DELETE, "$.entry[0].changes[0].value.messages[0].id"),
-        ([*_MSGS, 0, "id"], "", "$.entry[0].changes[0].value.messages[0].id"),
-        ([*_MSGS, 0, "text"], _DELETE, "$.entry[0].changes[0].value.messages[0].text"),
-        ([*_MSGS, 0, "text", "body"], None, "$.entry[0].changes[0].value.messages[0].text.body"),
-        ([*_MSGS, 1, "image", "id"], _DELETE, "$.entry[0].changes[0].value.messages[1].image.id"),
-        ([*_MSGS, 2, "audio", "voice"], "yes", "$.entry[0].changes[0].value.messages[2].audio.voice"),
-        ([*_MSGS, 0, "from"], 16505551234, "$.entry[0].changes[0].value.messages[0].from"),
+        ([*_MSGS], {}, "$.entry[0].changes[0].value.messages"),
     ],
 )
-def test_schema_failures_name_the_field(path: list[str | int], value: Any, where: str) -> None:
+def test_a_body_that_is_not_the_envelope_fails_naming_the_field(path: list[str | int], value: Any, where: str) -> None:
     with pytest.raises(InvalidPayloadError) as caught:
         whatsapp.normalize(_set(path, value))
     assert f"whatsapp payload: {where}:" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("path", "value", "reason"),
+    [
+        ([*_MSGS, 0, "timestamp"], 1749416390, "messages[0].timestamp: must be of type string"),
+        ([*_MSGS, 0, "timestamp"], "2025-06-08", "messages[0].timestamp: must match ^[0-9]{1,12}$"),
+        ([*_MSGS, 0, "id"], _DELETE, "messages[0].id: is required"),
+        ([*_MSGS, 0, "id"], "", "messages[0].id: must be at least 1 characters"),
+        ([*_MSGS, 0, "from"], 16505551234, "messages[0].from: must be of type string"),
+        ([*_MSGS, 0], "not a message", "messages[0]: must be of type object"),
+    ],
+)
+def test_a_message_that_cannot_be_used_is_skipped_naming_the_field(
+    path: list[str | int], value: Any, reason: str
+) -> None:
+    # Inside a genuine envelope: answered 200, the other messages of the batch kept (Meta would redeliver a 4xx).
+    messages, reasons = skipped(_set(path, value))
+    assert [m.message_id for m in messages] == [WAMID[3], WAMID[4]]
+    assert reasons == [f"$.entry[0].changes[0].value.{reason}"]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "kind", "reason"),
+    [
+        ([*_MSGS, 0, "text"], _DELETE, "text", "messages[0].text: is required"),
+        ([*_MSGS, 0, "text", "body"], None, "text", "messages[0].text.body: must be of type string"),
+        ([*_MSGS, 1, "image", "id"], _DELETE, "image", "messages[1].image.id: is required"),
+        ([*_MSGS, 2, "audio", "voice"], "yes", "audio", "messages[2].audio.voice: must be of type boolean"),
+    ],
+)
+def test_a_message_whose_content_cannot_be_read_is_a_typed_placeholder(
+    path: list[str | int], value: Any, kind: str, reason: str
+) -> None:
+    messages, reasons = skipped(_set(path, value))
+    degraded = next(m for m in messages if m.kind == kind and m.text is None and m.media == ())
+    assert degraded.render() == f"[{kind}]"
+    assert len(messages) == 3
+    assert reasons == [f"$.entry[0].changes[0].value.{reason}; kept as a [{kind}] placeholder"]
+
+
+def test_degraded_interactive_without_its_object_is_a_placeholder_not_a_400() -> None:
+    # channels.md §1.3b: Meta sends an interactive message without `interactive` when it had errors (issue 18).
+    degraded = message("interactive", errors=[{"code": 131051, "title": "Message type unknown"}])
+    [msg] = whatsapp.normalize(with_messages(degraded))
+    assert (msg.kind, msg.text, msg.render()) == ("interactive", None, "[interactive]")
+
+
+@pytest.mark.parametrize(
+    ("type_", "body"),
+    [
+        ("edit", {"original_message_id": "wamid.O", "message": {"type": "text", "text": {"body": "fixed"}}}),
+        ("revoke", {"original_message_id": "wamid.O"}),
+        ("system", {"body": "identity changed", "type": "customer_identity_changed", "identity": "x"}),
+    ],
+)
+def test_edits_revokes_and_system_messages_are_not_chat_input(type_: str, body: dict[str, Any]) -> None:
+    assert skipped(with_messages(message(type_, **{type_: body}))) == ([], [])
+
+
+def test_call_permission_reply_is_not_chat_input() -> None:
+    reply = {"type": "call_permission_reply", "call_permission_reply": {"response": "accept", "is_permanent": False}}
+    assert skipped(with_messages(message("interactive", interactive=reply))) == ([], [])
+
+
+def test_malformed_contacts_are_not_trusted_but_do_not_cost_the_message() -> None:
+    contacts = [{"wa_id": ["16505551234"], "profile": "Sheena"}, "x", {"wa_id": USER, "profile": {"name": 5}}]
+    [msg] = whatsapp.normalize(with_messages(message("text", text={"body": "hi"}), contacts=contacts))
+    assert (msg.sender_id, msg.sender_name) == (USER, None)
+
+
 # Found by the webhook fuzzer (tests/fuzz): each was a 5xx, or a message accepted that could never be stored.
 
 
-def test_lone_surrogate_in_a_media_id_is_a_bad_payload_not_a_crash() -> None:
+def test_lone_surrogate_in_a_media_id_is_skipped_not_a_crash() -> None:
     # json.loads turns the escape "\ud800" into a lone surrogate; only str fields with a length limit rejected it,
     # so it reached DynamoDB's serializer and the webhook answered 500.
     lone = with_messages(message("image", image={"id": "\ud800", "mime_type": "image/jpeg"}))
-    with pytest.raises(InvalidPayloadError, match="lone surrogate"):
-        whatsapp.normalize(lone)
+    messages, [reason] = skipped(lone)
+    assert messages == [] and "lone surrogate" in reason
 
 
 @pytest.mark.parametrize("field", ["type", "context"])
-def test_lone_surrogate_in_kind_or_reply_to_is_a_bad_payload(field: str) -> None:
+def test_lone_surrogate_in_kind_or_reply_to_is_skipped(field: str) -> None:
     msg = message("text", text={"body": "hi"})
     if field == "type":
         msg |= {"type": "order\udfff", "order\udfff": {}}
     else:
         msg["context"] = {"id": "wamid.\ud83d"}
-    with pytest.raises(InvalidPayloadError, match="lone surrogate"):
-        whatsapp.normalize(with_messages(msg))
+    messages, [reason] = skipped(with_messages(msg))
+    assert messages == [] and "lone surrogate" in reason
 
 
-def test_sender_too_long_for_a_dynamodb_key_is_a_bad_payload_not_a_retry() -> None:
+def test_sender_too_long_for_a_dynamodb_key_is_skipped_not_a_retry() -> None:
     # The conversation key is the partition key (2048 bytes at most): DynamoDB refused the write and the webhook
     # answered 503, so WhatsApp would have redelivered for a week.
     long_sender = "1" * 2100
-    with pytest.raises(InvalidPayloadError, match="conversation_key is over 2048 bytes"):
-        whatsapp.normalize(with_messages(message("text", text={"body": "hi"}) | {"from": long_sender}))
+    messages, [reason] = skipped(with_messages(message("text", text={"body": "hi"}) | {"from": long_sender}))
+    assert messages == [] and "conversation_key is over 2048 bytes" in reason
+    assert long_sender not in reason
 
 
-def test_message_id_too_long_for_its_dedupe_record_is_a_bad_payload() -> None:
+def test_message_id_too_long_for_its_dedupe_record_is_skipped() -> None:
     # Accepted before, then the claim's "msg#<id>" sort key (1024 bytes at most) failed and the burst went to the DLQ.
     long_id = "wamid." + "é" * 500
-    with pytest.raises(InvalidPayloadError, match="message_id is over 1000 bytes"):
-        whatsapp.normalize(with_messages(message("text", text={"body": "hi"}) | {"id": long_id}))
+    messages, [reason] = skipped(with_messages(message("text", text={"body": "hi"}) | {"id": long_id}))
+    assert messages == [] and "message_id is over 1000 bytes" in reason
     [ok] = whatsapp.normalize(with_messages(message("text", text={"body": "hi"}) | {"id": "w" * 1000}))
     assert len(ok.message_id) == 1000

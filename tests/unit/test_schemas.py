@@ -11,18 +11,54 @@ from jsonschema import Draft202012Validator
 from tests.payloads import PAYLOADS, load
 
 from debouncer import schemas
-from debouncer.channels import generic, instagram, telegram, whatsapp
+from debouncer.channels import generic, instagram, problem, telegram, whatsapp
 from debouncer.errors import InvalidPayloadError
 from debouncer.models import MAX_TEXT_CHARS, InboundMessage
 
 INBOUND = {
-    "whatsapp": ["whatsapp_text_message", "whatsapp_multi_message", "whatsapp_other_types", "whatsapp_statuses"],
-    "telegram": ["telegram_text_message", "telegram_photo_album", "telegram_edited_message", "telegram_group_message"],
+    "whatsapp": [
+        "whatsapp_text_message",
+        "whatsapp_multi_message",
+        "whatsapp_other_types",
+        "whatsapp_statuses",
+        "whatsapp_button",
+        "whatsapp_interactive_degraded",
+        "whatsapp_unsupported",
+        "whatsapp_edit",
+        "whatsapp_revoke",
+        "whatsapp_system",
+        "whatsapp_call_permission_reply",
+        "whatsapp_smb_message_echoes",
+        "whatsapp_calls",
+        "whatsapp_account_update",
+        "whatsapp_template_status_update",
+        "whatsapp_template_category_update",
+        "whatsapp_user_preferences",
+    ],
+    "telegram": [
+        "telegram_text_message",
+        "telegram_photo_album",
+        "telegram_edited_message",
+        "telegram_group_message",
+        "telegram_channel_post",
+        "telegram_edited_channel_post",
+        "telegram_callback_query",
+        "telegram_my_chat_member",
+        "telegram_chat_member",
+        "telegram_service_message",
+        "telegram_message_reaction",
+        "telegram_business_message",
+    ],
     "instagram": [
         "instagram_text_dm",
         "instagram_image_and_story_reply",
         "instagram_echo",
         "instagram_read_and_reaction",
+        "instagram_postback",
+        "instagram_referral",
+        "instagram_message_edit",
+        "instagram_deleted",
+        "instagram_unsupported",
     ],
     "generic": ["generic_text_message"],
 }
@@ -114,12 +150,18 @@ def test_generic_text_limit_is_the_model_cap() -> None:
 
 def test_error_names_the_nested_path_and_keeps_the_value_out() -> None:
     payload = load("whatsapp_other_types")
-    payload["entry"][0]["changes"][0]["value"]["messages"][2]["location"]["latitude"] = "secret place"
+    payload["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = ["secret"]
     with pytest.raises(InvalidPayloadError) as caught:
         schemas.validate("whatsapp", payload)
     assert str(caught.value) == (
-        "whatsapp payload: $.entry[0].changes[0].value.messages[2].location.latitude: must be of type number"
+        "whatsapp payload: $.entry[0].changes[0].value.metadata.phone_number_id: must be of type string"
     )
+
+
+def test_an_item_problem_names_its_path_and_keeps_the_value_out() -> None:
+    location = {"latitude": "secret place", "longitude": 1}
+    reason = problem("whatsapp", "content", {"location": location}, "$.entry[0].changes[0].value.messages[2]")
+    assert reason == "$.entry[0].changes[0].value.messages[2].location.latitude: must be of type number"
 
 
 def test_a_payload_posted_to_the_wrong_channel_is_rejected() -> None:

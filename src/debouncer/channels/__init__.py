@@ -1,14 +1,34 @@
-"""Inbound channels: each module turns one webhook payload into the user messages it carries."""
+"""Inbound channels: each module turns one webhook payload into the user messages it carries.
+
+The rule for every channel (DESIGN §2 invariant 4, issue 18): the channel's envelope is checked by its schema, and a
+body that is not that envelope is a 400. Inside a genuine envelope each item (a WhatsApp message, an Instagram
+messaging event, a Telegram message) is checked on its own: one the product cannot use is reported to `Skip`
+(without personal data) and left out, never a reason to refuse the rest, since Meta redelivers anything but a 200
+for up to 7 days and Telegram for a day.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
+from debouncer import schemas
 from debouncer.errors import InvalidPayloadError
 from debouncer.models import InboundMessage
+
+# Told why an item was left out: a JSON path and a rule, never a value (values are user content or user ids).
+Skip = Callable[[str], None]
+
+
+def ignore(reason: str) -> None:
+    """The default Skip: callers that do not log (tests, replay) lose nothing but the reason."""
+
 
 # DynamoDB key limits: the conversation key is a partition key (2048 bytes), and a message id goes into a sort key
 # (1024 bytes, behind a short prefix). Real ids are far shorter; longer ones are a bad payload, not a failed write.
@@ -22,7 +42,8 @@ def build_message(**fields: Any) -> InboundMessage:
         value = fields.get(name)
         if isinstance(value, str) and len(value.encode("utf-8", "surrogatepass")) > limit:
             raise InvalidPayloadError(f"{channel} message: {name} is over {limit} bytes")
-    what = f"{channel} message {fields.get('message_id')!r}"
+    # Not the message id: a wamid encodes the sender's number, and these messages are logged when an item is skipped.
+    what = f"{channel} message"
     try:
         message = InboundMessage(**fields)
         # A lone surrogate (a "\ud800" escape) passes plain str fields and fails only when the message is written.
@@ -41,3 +62,19 @@ def location_text(latitude: float, longitude: float, name: str | None = None, ad
     place = ", ".join(p for p in (name, address) if p)
     coordinates = f"{latitude}, {longitude}"
     return f"{place} ({coordinates})" if place else coordinates
+
+
+@cache
+def _part_validator(channel: str, definition: str) -> Draft202012Validator:
+    schema = schemas.load_schema(channel)
+    root = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
+    return Draft202012Validator(root)
+
+
+def problem(channel: str, definition: str, instance: Any, where: str) -> str | None:
+    """Why `instance` fails `$defs/<definition>` of the channel schema, as "<where><path>: <rule>"; else None."""
+    error = best_match(_part_validator(channel, definition).iter_errors(instance))
+    if error is None:
+        return None
+    # The wording of debouncer.schemas, which names the rule and never quotes the value.
+    return where + schemas._describe(error).removeprefix("$")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from debouncer import schemas
-from debouncer.channels import build_message
+from debouncer.channels import Skip, build_message, ignore, problem
+from debouncer.errors import InvalidPayloadError
 from debouncer.models import InboundMessage, MediaRef, conversation_key
 
 CHANNEL: Final = "instagram"
@@ -14,23 +15,39 @@ CHANNEL: Final = "instagram"
 IGNORED_FLAGS = ("is_echo", "is_deleted", "is_unsupported")
 
 
-def normalize(payload: dict[str, Any]) -> list[InboundMessage]:
-    """Every inbound DM and postback in one notification; echoes, receipts, reactions and the rest yield []."""
+def normalize(payload: dict[str, Any], *, on_skip: Skip = ignore) -> list[InboundMessage]:
+    """Every inbound DM and postback in one notification; echoes, receipts, reactions and the rest yield [].
+
+    A DM or postback event that cannot be used is reported to `on_skip` and left out.
+    """
     schemas.validate(CHANNEL, payload)
     out: list[InboundMessage] = []
-    for entry in payload["entry"]:
+    for e, entry in enumerate(payload["entry"]):
         account_id: str = entry["id"]
         # standby[] (another app owns the thread) and changes[] (comments, mentions) are deliberately not read.
-        for event in entry.get("messaging", []):
-            # Replies typed by a human in the Instagram app come back as our own sends.
-            if event["sender"]["id"] == account_id:
+        for i, event in enumerate(entry.get("messaging", [])):
+            where = f"$.entry[{e}].messaging[{i}]"
+            # read, reaction, referral, message_edit, optins...: not user turns, whatever their shape.
+            if not isinstance(event, dict) or not {"message", "postback"} & event.keys():
                 continue
-            if (message := event.get("message")) is not None:
-                if not any(message.get(flag) for flag in IGNORED_FLAGS):
-                    out.append(_from_message(account_id, event, message))
-            elif (postback := event.get("postback")) is not None:
-                out.append(_from_postback(account_id, event, postback))
+            if reason := problem(CHANNEL, "event", event, where):
+                on_skip(reason)
+                continue
+            try:
+                if (message := _read(account_id, event)) is not None:
+                    out.append(message)
+            except InvalidPayloadError as error:
+                on_skip(f"{where}: {error}")
     return out
+
+
+def _read(account_id: str, event: dict[str, Any]) -> InboundMessage | None:
+    # Replies typed by a human in the Instagram app come back as our own sends.
+    if event["sender"]["id"] == account_id:
+        return None
+    if (message := event.get("message")) is not None:
+        return None if any(message.get(flag) for flag in IGNORED_FLAGS) else _from_message(account_id, event, message)
+    return _from_postback(account_id, event, event["postback"])
 
 
 def _from_message(account_id: str, event: dict[str, Any], message: dict[str, Any]) -> InboundMessage:

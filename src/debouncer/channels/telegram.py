@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from debouncer import schemas
-from debouncer.channels import build_message, location_text
+from debouncer.channels import Skip, build_message, ignore, location_text, problem
+from debouncer.errors import InvalidPayloadError
 from debouncer.models import InboundMessage, MediaRef, conversation_key
 
 CHANNEL: Final = "telegram"
@@ -66,12 +67,28 @@ SERVICE_KEYS = frozenset(
 )
 
 
-def normalize(payload: dict[str, Any], bot_id: str) -> list[InboundMessage]:
-    """The user message in one Update; edits, channel posts, callbacks, member updates and bots yield []."""
+def normalize(payload: dict[str, Any], bot_id: str, *, on_skip: Skip = ignore) -> list[InboundMessage]:
+    """The user message in one Update; edits, channel posts, callbacks, member updates and bots yield [].
+
+    A `message` that cannot be used is reported to `on_skip` and yields [] too: the Update itself was genuine.
+    """
     schemas.validate(CHANNEL, payload)
-    msg = payload.get("message")
+    if "message" not in payload:
+        return []  # every other kind of update: edited_message, channel_post, callback_query, my_chat_member...
+    msg = payload["message"]
+    if reason := problem(CHANNEL, "message", msg, "$.message"):
+        on_skip(reason)
+        return []
+    try:
+        return _normalize(msg, bot_id)
+    except InvalidPayloadError as error:
+        on_skip(f"$.message: {error}")
+        return []
+
+
+def _normalize(msg: dict[str, Any], bot_id: str) -> list[InboundMessage]:
     # A channel post mirrored into its linked discussion group is the channel talking, not a user.
-    if msg is None or msg.get("is_automatic_forward"):
+    if msg.get("is_automatic_forward"):
         return []
     sender = _sender(msg)
     content = _content(msg)

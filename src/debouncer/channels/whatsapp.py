@@ -5,39 +5,73 @@ from __future__ import annotations
 from typing import Any, Final
 
 from debouncer import schemas
-from debouncer.channels import build_message, location_text
+from debouncer.channels import Skip, build_message, ignore, location_text, problem
 from debouncer.errors import InvalidPayloadError
 from debouncer.models import InboundMessage, MediaRef, conversation_key
 
 CHANNEL: Final = "whatsapp"
 
-# Not user turns: a reaction annotates an earlier message, `system` is a number change, `unsupported` carries
-# no content, `request_welcome` is the user opening the chat for the first time.
-IGNORED_TYPES = frozenset({"reaction", "system", "unsupported", "request_welcome"})
+# Not user turns (channels.md §1.3b, §4): a reaction annotates an earlier message, `system` is a number or identity
+# change, `unsupported` carries no content, `request_welcome` is the user opening the chat for the first time, and
+# an edit or a revoke changes a message already sent (applied nowhere yet: like Telegram's edited_message, skipped).
+IGNORED_TYPES = frozenset({"reaction", "system", "unsupported", "request_welcome", "edit", "revoke"})
+# Interactive replies that are not chat input: the user answering a request to call them.
+IGNORED_INTERACTIVE = frozenset({"call_permission_reply"})
 
 
-def normalize(payload: dict[str, Any]) -> list[InboundMessage]:
-    """Every inbound user message in one notification, across all entries and changes; the rest is ignored."""
+def normalize(payload: dict[str, Any], *, on_skip: Skip = ignore) -> list[InboundMessage]:
+    """Every inbound user message in one notification, across all entries and changes; the rest is ignored.
+
+    A message that cannot be used (no id, no sender...) is reported to `on_skip` and left out; one whose type object
+    is missing or unreadable is kept as a typed placeholder.
+    """
     schemas.validate(CHANNEL, payload)
     out: list[InboundMessage] = []
-    for entry in payload["entry"]:
-        for change in entry["changes"]:
-            # statuses, errors and other fields (smb_message_echoes included) are never user input.
+    for e, entry in enumerate(payload["entry"]):
+        for c, change in enumerate(entry["changes"]):
+            # statuses, errors, calls, template and account updates, smb_message_echoes: never user input.
             if change["field"] != "messages":
                 continue
             value = change["value"]
             account_id = value["metadata"]["phone_number_id"]
-            contacts = value.get("contacts", [])
-            for msg in value.get("messages", []):
-                if msg["type"] not in IGNORED_TYPES:
-                    out.append(_message(account_id, contacts, msg))
+            contacts = [contact for contact in value.get("contacts", []) if isinstance(contact, dict)]
+            for m, msg in enumerate(value.get("messages", [])):
+                where = f"$.entry[{e}].changes[{c}].value.messages[{m}]"
+                if _ignored(msg):
+                    continue
+                if reason := problem(CHANNEL, "message", msg, where):
+                    on_skip(reason)
+                    continue
+                try:
+                    out.append(_message(account_id, contacts, msg, where, on_skip))
+                except InvalidPayloadError as error:
+                    on_skip(f"{where}: {error}")
     return out
 
 
-def _message(account_id: str, contacts: list[dict[str, Any]], msg: dict[str, Any]) -> InboundMessage:
+def _ignored(msg: Any) -> bool:
+    if not isinstance(msg, dict):
+        return False  # not a message at all: reported by the schema check
+    kind = msg.get("type")
+    if kind in IGNORED_TYPES:
+        return True
+    interactive = msg.get("interactive")
+    return kind == "interactive" and isinstance(interactive, dict) and interactive.get("type") in IGNORED_INTERACTIVE
+
+
+def _message(
+    account_id: str, contacts: list[dict[str, Any]], msg: dict[str, Any], where: str, on_skip: Skip
+) -> InboundMessage:
     sender = _sender(contacts, msg)
     user = msg.get("group_id") or sender
-    kind, text, media = _content(msg)
+    kind: str = msg["type"]
+    if reason := _content_problem(msg, kind, where):
+        # A degraded message (Meta drops the type object of one it could not process): the user did write.
+        on_skip(f"{reason}; kept as a [{kind}] placeholder")
+        content: tuple[str, str | None, tuple[MediaRef, ...]] = (kind, None, ())
+    else:
+        content = _content(msg)
+    kind, text, media = content
     return build_message(
         channel=CHANNEL,
         account_id=account_id,
@@ -54,22 +88,29 @@ def _message(account_id: str, contacts: list[dict[str, Any]], msg: dict[str, Any
     )
 
 
+def _content_problem(msg: dict[str, Any], kind: str, where: str) -> str | None:
+    if kind not in schemas.load_schema(CHANNEL)["$defs"]["content"]["properties"]:
+        return None  # a type we do not model: read defensively by _content
+    if kind not in msg:
+        return f"{where}.{kind}: is required"
+    return problem(CHANNEL, "content", {kind: msg[kind]}, where)
+
+
 def _sender(contacts: list[dict[str, Any]], msg: dict[str, Any]) -> str:
     # Users with a username may hide their number: Meta then sends only the business-scoped user id (BSUID).
     sender = msg.get("from", "").removeprefix("+") or msg.get("from_user_id")
     if not sender and len(contacts) == 1:
-        sender = contacts[0].get("user_id")
+        sender = _str(contacts[0], "user_id")
     if not sender:
-        raise InvalidPayloadError(f"whatsapp message {msg['id']!r}: no sender (from, from_user_id or contact user_id)")
+        raise InvalidPayloadError("no sender (from, from_user_id or contact user_id)")
     return str(sender)
 
 
 def _sender_name(contacts: list[dict[str, Any]], msg: dict[str, Any], sender: str) -> str | None:
     for contact in contacts:
-        ids = {contact.get("wa_id"), contact.get("user_id")} - {None}
+        ids = {_str(contact, "wa_id"), _str(contact, "user_id")} - {None}
         if sender in ids or msg.get("from_user_id") in ids:
-            name = contact.get("profile", {}).get("name")
-            return str(name) if name else None
+            return _str(contact.get("profile"), "name")
     return None
 
 
