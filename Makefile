@@ -59,7 +59,7 @@ e2e: $(STAMP)
 	$(BIN)/python -m pytest -q tests/e2e
 
 soak: $(STAMP) ## the reliability and fuzz suites at their heavy profiles (larger counts, fresh seeds; minutes)
-	RELIABILITY_PROFILE=heavy HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -n 2 --dist loadgroup -q tests/reliability tests/fuzz
+	RELIABILITY_PROFILE=heavy HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -n 2 --dist loadgroup -q tests/reliability tests/fuzz tests/e2e/test_concurrent_senders.py
 
 bench: $(STAMP) ## one table of measured figures vs the naive design (calls, capacity, transitions, cost, latency, imports); also build/bench.json
 	$(BIN)/python -m bench

@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--arch", choices=("arm64", "x86_64"), default="arm64", help="Lambda architecture")
     parser.add_argument(
-        "--out", type=Path, help="output directory (default: build/<arch>/, where Terraform looks for that architecture)"
+        "--out", type=Path, help="output directory (default: build/<arch>/, where Terraform looks for it)"
     )
     parser.add_argument("--cache-dir", type=Path, default=REPO_ROOT / ".cache" / "wheels", help="wheel cache")
     parser.add_argument("--host", action="store_true", help="build for this interpreter/machine (import tests)")

@@ -6,13 +6,14 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from debouncer.webhook import counters
+from debouncer.metrics import Counters
 from debouncer.wiring import build_webhook_app
 
 logger = Logger()
 # Only the AWS SDK: this function makes no other HTTP calls, and patching httpx would import it on every cold start.
 tracer = Tracer(patch_modules=["botocore"])
-app = build_webhook_app()
+counters = Counters()
+app = build_webhook_app(counters=counters)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -30,8 +30,6 @@ from debouncer.models import InboundMessage
 from debouncer.privacy import conversation_ref
 
 logger = Logger(child=True)
-# post_message's metrics, recorded here and published by its handler once per invocation.
-counters = Counters()
 
 # What one POST may add to one conversation's buffer item: each message's stored document plus its id in the
 # dedupe set. Half of DynamoDB's 400 KB item, so it fits next to a buffer just short of the default flush size, and
@@ -91,8 +89,16 @@ def _check_fits_one_item(messages: list[InboundMessage]) -> None:
         )
 
 
-def build_app(ingest: Ingest, secrets: Secrets, settings: Settings) -> APIGatewayHttpResolver:
-    """The routes and methods of ALLOWED_METHODS; any other method on them is a 405, any other path a 404."""
+def build_app(
+    ingest: Ingest, secrets: Secrets, settings: Settings, counters: Counters | None = None
+) -> APIGatewayHttpResolver:
+    """The routes and methods of ALLOWED_METHODS; any other method on them is a 405, any other path a 404.
+
+    `counters` collects the app's metrics for its handler to publish once per invocation. It belongs to the app,
+    not to this module: an execution environment serves one invocation at a time, and a module-level set would be
+    shared by every environment of one process (the local runtime), where one invocation cleared another's counts.
+    """
+    counters = counters or Counters()
     app = APIGatewayHttpResolver()
 
     def raw_body() -> bytes:

@@ -17,6 +17,7 @@ from debouncer.adapters.stepfunctions import StepFunctionsTimer
 from debouncer.config import Settings
 from debouncer.errors import ConfigurationError
 from debouncer.ingest import Ingest
+from debouncer.metrics import Counters
 from debouncer.models import CHANNELS
 from debouncer.ports import AIProvider, ChannelSender
 from debouncer.processing import Processor
@@ -48,8 +49,8 @@ def build_store(settings: Settings) -> DynamoDbStore:
     )
 
 
-def build_webhook_app(settings: Settings | None = None) -> APIGatewayHttpResolver:
-    """post_message: the HTTP routes over Ingest."""
+def build_webhook_app(settings: Settings | None = None, counters: Counters | None = None) -> APIGatewayHttpResolver:
+    """post_message: the HTTP routes over Ingest, counting into `counters` (its handler publishes them)."""
     settings = settings or Settings()
     if not settings.state_machine_arn:
         raise ConfigurationError("STATE_MACHINE_ARN is not set")
@@ -60,7 +61,7 @@ def build_webhook_app(settings: Settings | None = None) -> APIGatewayHttpResolve
         max_buffer_bytes=settings.max_buffer_bytes,
         flush_keywords=settings.flush_keywords,
     )
-    return build_app(ingest, Secrets(settings), settings)
+    return build_app(ingest, Secrets(settings), settings, counters)
 
 
 def build_ai(settings: Settings) -> AIProvider:
