@@ -57,6 +57,20 @@ class Settings(BaseSettings):
     openai_base_url: str = ""
     openai_model: str = ""
 
+    # Media inside a burst (fetched by process_message after the claim, stored once in the media bucket).
+    media_bucket: str = Field(default="", description="S3 bucket of fetched media; empty: media stays placeholders")
+    max_media_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024, description="per item")
+    media_fetch_timeout_seconds: float = Field(default=10, gt=0, le=120, description="per download attempt")
+    media_allow_loopback: bool = Field(
+        default=False, description="generic media URLs may be http on loopback (the local runtime's fakes only)"
+    )
+    ai_media: bool = Field(default=True, description="images and documents go to the AI as native content")
+    transcribe_provider: Literal["none", "openai", "aws"] = "none"
+    transcribe_base_url: str = Field(
+        default="", description="OpenAI-compatible /audio/transcriptions; default: OPENAI_BASE_URL"
+    )
+    transcribe_model: str = "whisper-1"
+
     # Channels: a channel whose token is configured sends for real; the others write to the local outbox.
     whatsapp_api_base_url: str = "https://graph.facebook.com"
     whatsapp_api_version: str = "v25.0"
@@ -81,10 +95,12 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     instagram_access_token: SecretStr | None = None
     openai_api_key: SecretStr | None = None
+    transcribe_api_key: SecretStr | None = Field(default=None, description="default: the OpenAI API key")
     whatsapp_access_token_param: str = ""
     telegram_bot_token_param: str = ""
     instagram_access_token_param: str = ""
     openai_api_key_param: str = ""
+    transcribe_api_key_param: str = ""
     telegram_bot_id: str = Field(default="bot", description="account part of Telegram conversation keys")
 
     max_body_bytes: int = 256 * 1024

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from debouncer.models import InboundMessage
+from debouncer.media.model import FetchedMedia, Part
+from debouncer.models import InboundMessage, MediaRef
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,48 @@ class Timer(Protocol):
 
 @dataclass(frozen=True)
 class AIRequest:
-    """What the AI gets: the whole burst, in order, plus recent history."""
+    """What the AI gets: the whole burst, in order, plus recent history.
+
+    `parts` is the burst as one multimodal user turn, in burst order (texts, transcripts in place of voice notes,
+    images and documents as MediaPart, placeholders for what could not be read); empty when the burst has no
+    media, and then the burst is its messages' text (burst.concatenate).
+    """
 
     system_prompt: str
     messages: tuple[InboundMessage, ...]
     history: tuple[HistoryEntry, ...] = ()
+    parts: tuple[Part, ...] = ()
+
+
+class MediaSource(Protocol):
+    """Downloads one media item of a channel's message: called after the claim, never in the webhook."""
+
+    def fetch(self, message: InboundMessage, media: MediaRef, *, max_bytes: int) -> FetchedMedia:
+        """The item's bytes, streamed and refused past `max_bytes`; raises MediaUnavailableError for what no retry
+        can read (gone, expired, oversize, unsupported, unsafe URL) and RetryableError for 5xx, 429 and timeouts."""
+        ...
+
+
+class MediaStore(Protocol):
+    """Where fetched media is kept once (S3): keyed by the burst, so retries and duplicate runs read, not fetch."""
+
+    def put(self, key: str, media: FetchedMedia) -> None: ...
+
+    def get(self, key: str) -> FetchedMedia | None:
+        """The stored item, or None when nothing is stored under `key`."""
+        ...
+
+    def uri(self, key: str) -> str:
+        """Where a service reads the object from (s3://bucket/key), for Amazon Transcribe."""
+        ...
+
+
+class Transcriber(Protocol):
+    """Turns a voice note or an audio file into text; raises MediaUnavailableError or RetryableError."""
+
+    def transcribe(self, key: str, media: FetchedMedia) -> str:
+        """The spoken text of the item stored under `key` (its bytes are `media`)."""
+        ...
 
 
 class AIProvider(Protocol):

@@ -18,6 +18,7 @@ SecretName = Literal[
     "telegram_bot_token",
     "instagram_access_token",
     "openai_api_key",
+    "transcribe_api_key",
 ]
 CACHE_SECONDS = 300
 
