@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+# Shared with the transcription adapter; imported under the names this module always had.
+from debouncer.adapters.http_retry import BACKOFF_BASE_SECONDS as BACKOFF_BASE_SECONDS
+from debouncer.adapters.http_retry import MAX_DELAY_SECONDS as MAX_DELAY_SECONDS
+from debouncer.adapters.http_retry import RETRY_STATUSES as _RETRY_STATUSES
+from debouncer.adapters.http_retry import TRANSIENT_ERRORS as _TRANSIENT_ERRORS
+from debouncer.adapters.http_retry import backoff_delay as _delay
+from debouncer.adapters.http_retry import error_code as _error_code
+from debouncer.adapters.http_retry import retry_after as _retry_after
 from debouncer.errors import PermanentError
 from debouncer.ports import AIRequest
 from debouncer.prompt import conversation
-
-# The statuses the official openai-python client retries: timeout, lock conflict, rate limit, server errors.
-_RETRY_STATUSES = frozenset({408, 409, 429})
-# Failures of the exchange itself that a new attempt can get past; other httpx errors (bad URL scheme...) cannot.
-_TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-BACKOFF_BASE_SECONDS = 0.5
-MAX_DELAY_SECONDS = 20.0
 
 
 class OpenAICompatibleAI:
@@ -98,38 +97,3 @@ class OpenAICompatibleAI:
             # A refusal or a content filter leaves content null; finish_reason says which.
             raise PermanentError(f"{self._name}: empty answer, finish_reason {choice.get('finish_reason')}")
         return content.strip()
-
-
-def _error_code(response: httpx.Response) -> str:
-    """OpenAI's machine-readable error code ("invalid_api_key"), never its message: that may quote the key."""
-    try:
-        error = response.json().get("error")
-    except (ValueError, AttributeError):
-        return ""
-    if not isinstance(error, dict):
-        return ""
-    code = error.get("code") or error.get("type")
-    return f" {code[:64]}" if isinstance(code, str) else ""
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Retry-After in seconds, given as a number or an HTTP date; None when absent or unreadable."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
-def _delay(attempt: int, retry_after: float | None) -> float:
-    """The server's Retry-After when given, else exponential backoff with full jitter; both capped."""
-    if retry_after is not None:
-        return min(retry_after, MAX_DELAY_SECONDS)
-    # Full jitter spreads out Lambdas that were throttled together; it is not a security use of random.
-    return random.uniform(0, min(MAX_DELAY_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)))  # noqa: S311
