@@ -12,7 +12,7 @@ from tests.payloads import load
 
 from debouncer.channels import generic
 from debouncer.errors import InvalidPayloadError
-from debouncer.models import MAX_TEXT_CHARS, InboundMessage
+from debouncer.models import MAX_TEXT_CHARS, InboundMessage, MediaRef
 
 
 def body(**fields: Any) -> dict[str, Any]:
@@ -105,3 +105,91 @@ def test_message_id_the_schema_allows_but_its_dedupe_key_cannot_hold_is_rejected
         generic.normalize(body(message_id="\U0001f600" * 256), now_ms=0)
     [msg] = generic.normalize(body(message_id="\U0001f600" * 250), now_ms=0)
     assert msg.message_id == "\U0001f600" * 250
+
+
+# --- media -----------------------------------------------------------------------------------------------------------
+
+PHOTO = {"url": "https://cdn.example.com/u/42/photo.jpg", "mime_type": "image/jpeg"}
+VOICE = {"url": "https://cdn.example.com/u/42/voice.ogg", "mime_type": "audio/ogg; codecs=opus"}
+INVOICE = {"url": "https://files.example.com/invoice.pdf", "mime_type": "application/pdf", "filename": "invoice.pdf"}
+
+
+def test_a_photo_with_a_caption_is_an_image_message_with_its_reference() -> None:
+    [msg] = generic.normalize(body(text="Do you have it in blue?", media=[PHOTO]), now_ms=0)
+    assert msg.kind == "image"
+    assert msg.text == "Do you have it in blue?"
+    assert msg.media == (MediaRef(kind="image", ref=PHOTO["url"], mime_type="image/jpeg"),)
+
+
+def test_a_voice_note_needs_no_text() -> None:
+    [msg] = generic.normalize(body(text=None, media=[VOICE]), now_ms=0)
+    assert (msg.kind, msg.text) == ("audio", None)
+    assert msg.media == (MediaRef(kind="audio", ref=VOICE["url"], mime_type="audio/ogg; codecs=opus"),)
+
+
+def test_several_items_keep_their_order_and_filename() -> None:
+    [msg] = generic.normalize(body(text=None, media=[INVOICE, PHOTO, VOICE]), now_ms=0)
+    assert [(m.kind, m.ref, m.filename) for m in msg.media] == [
+        ("document", INVOICE["url"], "invoice.pdf"),
+        ("image", PHOTO["url"], None),
+        ("audio", VOICE["url"], None),
+    ]
+    assert msg.kind == "document"  # the first item's, as on the other channels
+
+
+@pytest.mark.parametrize(
+    ("mime_type", "kind"),
+    [
+        ("image/png", "image"),
+        ("IMAGE/JPEG", "image"),
+        ("audio/mpeg", "audio"),
+        ("audio/ogg; codecs=opus", "audio"),
+        ("video/mp4", "video"),
+        ("application/pdf", "document"),
+        ("text/plain", "document"),
+        ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "document"),
+    ],
+)
+def test_the_kind_comes_from_the_mime_type(mime_type: str, kind: str) -> None:
+    [msg] = generic.normalize(body(media=[{"url": "https://cdn.example.com/f", "mime_type": mime_type}]), now_ms=0)
+    assert msg.media[0].kind == kind
+    assert generic.media_kind(mime_type) == kind
+
+
+def test_a_body_without_media_is_unchanged_text() -> None:
+    [msg] = generic.normalize(body(), now_ms=0)
+    assert (msg.kind, msg.text, msg.media) == ("text", "hello", ())
+
+
+def test_the_message_document_keeps_the_media() -> None:
+    [msg] = generic.normalize(body(media=[INVOICE]), now_ms=0)
+    assert InboundMessage.model_validate_json(msg.document) == msg
+
+
+@pytest.mark.parametrize(
+    ("payload", "where"),
+    [
+        (body(text=None, media=[]), "$.media"),
+        (body(media={"url": PHOTO["url"]}), "$.media"),
+        (body(media=[PHOTO] * 11), "$.media"),
+        (body(media=[{"mime_type": "image/png"}]), "$.media[0].url"),
+        (body(media=[PHOTO, {"url": PHOTO["url"]}]), "$.media[1].mime_type"),
+        (body(media=[{"url": "ftp://files.example.com/a.png", "mime_type": "image/png"}]), "$.media[0].url"),
+        (body(media=[{"url": "file:///etc/passwd", "mime_type": "text/plain"}]), "$.media[0].url"),
+        (body(media=[{"url": "javascript:alert(1)", "mime_type": "image/png"}]), "$.media[0].url"),
+        (body(media=[{"url": "https://x.example/" + "a" * 2048, "mime_type": "image/png"}]), "$.media[0].url"),
+        (body(media=[{"url": PHOTO["url"], "mime_type": "jpeg"}]), "$.media[0].mime_type"),
+        (body(media=[{"url": PHOTO["url"], "mime_type": ""}]), "$.media[0].mime_type"),
+        (body(media=[{"url": PHOTO["url"], "mime_type": "image/png", "filename": 3}]), "$.media[0].filename"),
+    ],
+)
+def test_media_schema_failures_name_the_field(payload: dict[str, Any], where: str) -> None:
+    with pytest.raises(InvalidPayloadError, match=f"^generic payload: {re.escape(where)}:"):
+        generic.normalize(payload)
+
+
+def test_a_refused_media_url_is_not_echoed() -> None:
+    signed = "ftp://files.example.com/a.png?signature=s3cr3t"
+    with pytest.raises(InvalidPayloadError) as caught:
+        generic.normalize(body(media=[{"url": signed, "mime_type": "image/png"}]))
+    assert "s3cr3t" not in str(caught.value)

@@ -194,3 +194,37 @@ def test_schema_files_are_json_with_a_trailing_newline() -> None:
         text = (schemas.SCHEMA_DIR / filename).read_text(encoding="utf-8")
         assert text.endswith("}\n"), filename
         json.loads(text)
+
+
+GENERIC_WITH_MEDIA = {
+    "conversation_id": "customer-42",
+    "message_id": "msg-0002",
+    "timestamp": 1749416390,
+    "text": "Do you have it in blue?",
+    "media": [
+        {"url": "https://cdn.example.com/u/42/photo.jpg", "mime_type": "image/jpeg"},
+        {"url": "https://cdn.example.com/u/42/voice.ogg", "mime_type": "audio/ogg; codecs=opus"},
+        {"url": "https://files.example.com/invoice.pdf", "mime_type": "application/pdf", "filename": "invoice.pdf"},
+    ],
+}
+
+
+def test_generic_media_validates_and_normalizes_to_the_normalized_schema() -> None:
+    schemas.validate("generic", GENERIC_WITH_MEDIA)
+    [message] = normalize("generic", GENERIC_WITH_MEDIA)
+    schemas.validate("normalized-message", message.model_dump(mode="json"))
+    assert [m.kind for m in message.media] == ["image", "audio", "document"]
+
+
+def test_generic_media_without_text_validates() -> None:
+    schemas.validate("generic", {k: v for k, v in GENERIC_WITH_MEDIA.items() if k != "text"})
+
+
+def test_generic_needs_text_or_media() -> None:
+    with pytest.raises(InvalidPayloadError, match=re.escape("generic payload: $.text: is required")):
+        schemas.validate("generic", {"conversation_id": "c", "message_id": "m"})
+
+
+def test_generic_media_items_allow_extra_fields_like_the_body() -> None:
+    item = {"url": "https://cdn.example.com/a.png", "mime_type": "image/png", "width": 640}
+    schemas.validate("generic", {"conversation_id": "c", "message_id": "m", "media": [item]})
