@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from debouncer.media.model import FetchedMedia, Part
+from debouncer.media.model import FetchedMedia, Part, ResolvedMedia
 from debouncer.models import InboundMessage, MediaRef
 
 
@@ -36,6 +36,7 @@ class Turn:
     failed: bool = False  # dead-lettered for good: no run of any execution touches it again
     ai_failure: str | None = None  # why the AI failed, when the answer is the fallback message
     dropped_duplicates: tuple[str, ...] = field(default=())
+    media: tuple[ResolvedMedia, ...] | None = None  # what its media resolved to, once read (None: not yet)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class MessageBuffer(Protocol):
     def history(self, conversation_key: str, before_burst: int, limit: int) -> list[HistoryEntry]: ...
 
     def record_answer(self, conversation_key: str, burst: int, answer: str, ai_failure: str | None = None) -> None: ...
+
+    def record_media(self, conversation_key: str, burst: int, media: tuple[ResolvedMedia, ...]) -> None: ...
 
     def record_ai_failure(self, conversation_key: str, burst: int, reason: str, now: float) -> bool: ...
 

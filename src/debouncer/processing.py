@@ -10,6 +10,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from debouncer.errors import PermanentError
+from debouncer.media.model import Part
+from debouncer.media.parts import burst_parts
+from debouncer.media.resolve import MediaResolver
 from debouncer.ports import AIProvider, AIRequest, ChannelSender, HistoryEntry, MessageBuffer, OutboundMessage, Turn
 
 logger = Logger(child=True)
@@ -31,6 +34,7 @@ class Processor:
         history_turns: int,
         fallback_message: str = "",
         presence: Mapping[str, ChannelSender] | None = None,
+        media: MediaResolver | None = None,
         clock: Callable[[], float] = time.time,
         finish_seconds: float = FINISH_SECONDS,
     ) -> None:
@@ -40,6 +44,7 @@ class Processor:
         self._history_turns = history_turns
         self._fallback_message = fallback_message
         self._presence = presence or {}
+        self._media = media
         self._clock = clock
         self._finish_seconds = finish_seconds
 
@@ -60,8 +65,11 @@ class Processor:
         ai_failed = turn.ai_failure is not None
         if turn.answer is None:
             self._show_typing(turn)
+            request = AIRequest(
+                self._system_prompt, turn.messages, self._history(turn), parts=self._media_parts(turn, deadline)
+            )
             try:
-                answer = self._ask(AIRequest(self._system_prompt, turn.messages, self._history(turn)), deadline)
+                answer = self._ask(request, deadline)
             except PermanentError as error:
                 if not self._fallback_message:
                     # Only the run that marks the turn failed dead-letters it; a duplicate run (Express runs at
@@ -76,6 +84,17 @@ class Processor:
             else:
                 self._buffer.record_answer(conversation_key, burst, answer)
         return self._claimed(turn, ai_failed)
+
+    def _media_parts(self, turn: Turn, deadline: float | None) -> tuple[Part, ...]:
+        """The burst as one multimodal turn: its media read once (a retry or a duplicate run finds them recorded on
+        the turn, and stored), and placeholders for what could not be read. Empty without media or a media bucket."""
+        if self._media is None or not any(m.media for m in turn.messages):
+            return ()
+        resolved = turn.media
+        if resolved is None:
+            resolved = self._media.resolve(turn.conversation_key, turn.burst, turn.messages, deadline=deadline)
+            self._buffer.record_media(turn.conversation_key, turn.burst, resolved)
+        return burst_parts(turn.messages, resolved, self._media.load)
 
     def _ask(self, request: AIRequest, deadline: float | None) -> str:
         """The AI's answer, or PermanentError once it has not come by the deadline less the time to finish."""

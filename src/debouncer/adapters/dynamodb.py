@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from debouncer.burst import cap_deadline, concatenate, first_burst, iso_second, ordered, quiet_deadline
 from debouncer.errors import ReplyLeaseHeldError, RetryableError
+from debouncer.media.model import ResolvedMedia
 from debouncer.models import InboundMessage
 from debouncer.ports import AppendResult, HistoryEntry, Turn
 
@@ -19,12 +22,15 @@ ITEM_LIMIT = 400_000
 ANSWER_LIMIT = 64 * 1024
 # Why the AI or the channel failed (ai_failure, failure): cut to 1 KiB each.
 REASON_LIMIT = 1024
+# What the burst's media resolved to (media keys and short reasons: media.resolve reads at most 10 items a burst; the
+# bytes and transcripts live in the media bucket).
+MEDIA_LIMIT = 8 * 1024
 # The rest of a turn: keys (a conversation key is up to 2,048 bytes), attribute names, the claimer's execution ARN,
 # numbers, the reply lease, and DynamoDB's byte of overhead per list element.
 TURN_OVERHEAD = 16 * 1024
 # What the buffer's messages may take, as size_bytes counts them (document and id): above max_buffer_bytes' ceiling
 # (256 KiB), so a burst flushes on size before it is full; a message that does not fit waits for the next burst.
-BUFFER_LIMIT = ITEM_LIMIT - ANSWER_LIMIT - 2 * REASON_LIMIT - TURN_OVERHEAD
+BUFFER_LIMIT = ITEM_LIMIT - ANSWER_LIMIT - 2 * REASON_LIMIT - MEDIA_LIMIT - TURN_OVERHEAD
 # A transaction holds at most 100 items: the buffer update, the turn, and up to 98 dedupe records.
 DEDUPE_IN_CLAIM = 98
 # Longer than one reply invocation can run (Terraform keeps lambda_timeout.reply below it): a lease only lapses once
@@ -337,6 +343,21 @@ class DynamoDbStore:
             "record answer",
         )
 
+    def record_media(self, conversation_key: str, burst: int, media: tuple[ResolvedMedia, ...]) -> None:
+        """Record once what the burst's media resolved to (object keys, transcripts' keys, problems); a run that
+        finds it recorded by another keeps the other's (the keys are the same: both stored the same bytes)."""
+        document = json.dumps([asdict(m) for m in media], separators=(",", ":"))
+        if len(document.encode()) > MEDIA_LIMIT:
+            raise ValueError(f"media record of {len(document.encode())} bytes is over {MEDIA_LIMIT}")
+        self._settle(
+            conversation_key,
+            burst,
+            "SET media = :media",
+            "attribute_exists(pk) AND attribute_not_exists(media)",
+            {":media": _s(document)},
+            "record media",
+        )
+
     def record_ai_failure(self, conversation_key: str, burst: int, reason: str, now: float) -> bool:
         """Mark an unanswered turn failed for good; False when another run answered or failed it first."""
         return (
@@ -490,4 +511,5 @@ def _turn(conversation_key: str, item: dict[str, Any]) -> Turn:
         failed="failed_at" in item,
         ai_failure=item.get("ai_failure", {}).get("S"),
         dropped_duplicates=tuple(d["S"] for d in item.get("dropped_duplicates", {}).get("L", [])),
+        media=None if "media" not in item else tuple(ResolvedMedia(**m) for m in json.loads(item["media"]["S"])),
     )

@@ -35,8 +35,9 @@ class FetchedMedia:
 class ResolvedMedia:
     """What one media item of a claimed burst resolved to, recorded on the turn so no retry fetches it again.
 
-    Exactly one of `object_key` (stored: its bytes can be read back) and `problem` (why it could not be read) is
-    set; `transcript` is the text of a voice note or audio file, when transcription ran and succeeded.
+    `object_key`: where its bytes are stored (the media store); `transcript_key`: where the text of a voice note or
+    audio file is stored, once transcribed (transcripts can be long: they live beside the media, not in the turn,
+    which must stay one DynamoDB item); `problem`: why it could not be read, told to the AI in its place.
     """
 
     message_id: str
@@ -45,7 +46,7 @@ class ResolvedMedia:
     mime_type: str | None = None
     size: int | None = None
     object_key: str | None = None
-    transcript: str | None = None
+    transcript_key: str | None = None
     problem: str | None = None
 
 
