@@ -69,7 +69,8 @@ def text_lines(reply: dict[str, Any]) -> list[str]:
     """The echo AI's answer without its 'You said (n messages):' header: one line per message."""
     text: str = reply["text"]
     header, *lines = text.splitlines()
-    assert header == f"You said ({len(reply['message_ids'])} messages):", reply
+    count = len(reply["message_ids"])
+    assert header == f"You said ({count} message{'' if count == 1 else 's'}):", reply
     return lines
 
 

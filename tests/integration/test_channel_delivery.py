@@ -231,7 +231,7 @@ def test_long_reply_is_split_at_the_channel_limit_and_sent_once(
     sends = wait_for(lambda: len(_sends(httpserver, channel)) >= 2 and _sends(httpserver, channel))
     wait_for(lambda: executions_settled(runtime))
     parts = _texts(_sends(httpserver, channel), channel)
-    answer = f"You said (1 messages):\n{text}"
+    answer = f"You said (1 message):\n{text}"
     assert len(parts) == 2, parts
     assert [body for body, _ in sends] == [channel.request_json(user, p) for p in parts]
     measure = {"chars": len, "utf16": lambda s: len(s.encode("utf-16-le")) // 2, "bytes": lambda s: len(s.encode())}
@@ -254,7 +254,7 @@ def test_rate_limited_send_is_retried_then_delivered_once(
     wait_for(lambda: _texts(_sends(httpserver, channel), channel), timeout=30)
     wait_for(lambda: executions_settled(runtime), timeout=30)
     sends = _sends(httpserver, channel)
-    expected = channel.request_json(user, "You said (1 messages):\nare you open today?")
+    expected = channel.request_json(user, "You said (1 message):\nare you open today?")
     assert sends == [(expected, status_code), (expected, 200)]
     assert runtime.dead_letters() == []
 
@@ -305,7 +305,7 @@ def test_claimed_burst_shows_typing_before_the_reply(
     user = _user()
     assert post(runtime, channel.name, channel.inbound(user, "hi"))[0] == 200
 
-    reply = channel.request_json(user, "You said (1 messages):\nhi")
+    reply = channel.request_json(user, "You said (1 message):\nhi")
     wait_for(lambda: reply in [json.loads(r.get_data()) for r, _ in httpserver.log], timeout=20)
     bodies = [json.loads(r.get_data()) for r, _ in httpserver.log]
     typing = {

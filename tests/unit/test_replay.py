@@ -435,7 +435,7 @@ def scenario(*bursts: ExpectedBurst, silences: tuple[ExpectedSilence, ...] = ())
 
 def echo(conversation: Conversation, *texts: str, sent_at: float = 100.0, ids: tuple[str, ...] = ()) -> Reply:
     """A reply as the echo AI writes it."""
-    text = f"You said ({len(texts)} messages):\n" + "\n".join(texts)
+    text = f"You said ({len(texts)} message{'' if len(texts) == 1 else 's'}):\n" + "\n".join(texts)
     return Reply(conversation, text, ids or tuple(f"id-{t}" for t in texts), sent_at=sent_at)
 
 
@@ -462,7 +462,7 @@ def test_a_missing_reply_names_the_burst() -> None:
     [line] = check(scenario(BURSTS[1]), [])
     assert line == "FAIL s: second: missing reply to whatsapp:1555 (sent as 1555)"
     [line] = check(scenario(BURSTS[1]), [echo(WA, "something else")])
-    assert line.endswith('; unmatched reply: "You said (1 messages): | something else"')
+    assert line.endswith('; unmatched reply: "You said (1 message): | something else"')
 
 
 def test_wrong_order_missing_texts_and_absent_texts_are_told_apart() -> None:
@@ -496,7 +496,7 @@ def test_a_reply_nobody_expects_in_a_conversation_the_run_touched_is_reported() 
     lines = check(
         scenario(BURSTS[0]), [echo(WA, "hi there", "I need", "to move"), echo(stray, "status?")], {stray: stray}
     )
-    assert lines == ["PASS s: first", 'FAIL s: unexpected reply to telegram:555: "You said (1 messages): | status?"']
+    assert lines == ["PASS s: first", 'FAIL s: unexpected reply to telegram:555: "You said (1 message): | status?"']
     outcomes = evaluate(scenario(BURSTS[0]), [echo(stray, "x")], lambda c: c, deadline=float, watched={stray: stray})
     assert [o.counted for o in outcomes] == [True, False], "the summary counts bursts; strays are other problems"
 
@@ -505,7 +505,7 @@ def test_a_silent_conversation_must_get_no_reply() -> None:
     quiet = ExpectedSilence("statuses", Conversation("whatsapp", "1666"))
     assert check(scenario(silences=(quiet,)), []) == ["PASS s: statuses"]
     [line] = check(scenario(silences=(quiet,)), [echo(quiet.conversation, "delivered")])
-    assert line == 'FAIL s: statuses: 1 reply: "You said (1 messages): | delivered"'
+    assert line == 'FAIL s: statuses: 1 reply: "You said (1 message): | delivered"'
 
 
 def test_by_is_a_deadline_on_the_timeline() -> None:
