@@ -533,6 +533,10 @@ class Emulator:
         return {caller: sorted(actions) for caller, actions in sorted(observed.items())}
 
 
+_S3_OBJECT_OPERATIONS = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}
+_S3_BUCKET_OPERATIONS = {"PUT": "CreateBucket", "GET": "ListObjectsV2", "HEAD": "HeadBucket", "DELETE": "DeleteBucket"}
+
+
 def _action(request: Any) -> str:
     """'service:Operation' of a botocore request (JSON protocols name it in X-Amz-Target)."""
     target = request.headers.get("X-Amz-Target")
@@ -545,6 +549,12 @@ def _action(request: Any) -> str:
         return f"{service}:{operation}"
     if host == "lambda" and "/invocations" in request.url:
         return "lambda:InvokeFunction"
+    authority, _, path = request.url.split("://", 1)[-1].split("?", 1)[0].partition("/")
+    if host == "s3" or ".s3." in authority:
+        # REST: the method names the operation, on an object when a key follows the bucket (path- or host-style).
+        key = path.partition("/")[2] if host == "s3" else path
+        operations = _S3_OBJECT_OPERATIONS if key else _S3_BUCKET_OPERATIONS
+        return f"s3:{operations.get(request.method, request.method)}"
     return f"{host}:{request.method} {request.url.split('?', 1)[0].split('.com', 1)[-1]}"
 
 

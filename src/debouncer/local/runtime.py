@@ -56,6 +56,8 @@ _LOCAL_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_SERVICE_NAME": "chat-debouncer",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
+    # Media URLs of the generic channel may point at the tests' fake servers on loopback; on AWS they may not.
+    "MEDIA_ALLOW_LOOPBACK": "true",
 }
 
 
@@ -108,6 +110,7 @@ class LocalRuntime:
         # Each function's handler module in every execution environment (patch it here: see FunctionCode).
         self.handlers: dict[str, FunctionCode] = {}
         self.table_name = name
+        self.media_bucket = f"{name}-media"
         self.queue_url = ""
         self.state_machine_arn = ""
         self.workflow_type: WorkflowType = "STANDARD"
@@ -134,6 +137,7 @@ class LocalRuntime:
         os.environ.update(
             {
                 "TABLE_NAME": self.table_name,
+                "MEDIA_BUCKET": self.media_bucket,
                 "STATE_MACHINE_ARN": self.state_machine_arn,
                 "SECRETS_SOURCE": "env",
             }
@@ -173,6 +177,7 @@ class LocalRuntime:
 
     def _create_resources(self) -> None:
         create_table(boto3.client("dynamodb", region_name=REGION), self.table_name)
+        boto3.client("s3", region_name=REGION).create_bucket(Bucket=self.media_bucket)
         sqs = boto3.client("sqs", region_name=REGION)
         self.queue_url = sqs.create_queue(QueueName=f"{self.name}-dlq")["QueueUrl"]
         definition = render_file(
