@@ -77,7 +77,11 @@ def build_ai(settings: Settings) -> AIProvider:
         )
         bedrock = boto3.client("bedrock-runtime", region_name=settings.aws_region, config=bedrock_config)
         return BedrockAI(
-            bedrock, settings.bedrock_model_id, max_tokens=settings.ai_max_tokens, temperature=settings.ai_temperature
+            bedrock,
+            settings.bedrock_model_id,
+            max_tokens=settings.ai_max_tokens,
+            temperature=settings.ai_temperature,
+            media=settings.ai_media,
         )
     if settings.ai_provider == "openai":
         from debouncer.adapters.ai_openai import OpenAICompatibleAI
@@ -94,8 +98,9 @@ def build_ai(settings: Settings) -> AIProvider:
             max_attempts=settings.ai_max_attempts,
             max_tokens=settings.ai_max_tokens,
             temperature=settings.ai_temperature,
+            media=settings.ai_media,
         )
-    return EchoAI()
+    return EchoAI(media=settings.ai_media)
 
 
 def build_senders(settings: Settings) -> dict[str, ChannelSender]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import socket
 import time
+from dataclasses import replace
 from email.utils import formatdate
 from typing import Any
 
@@ -15,8 +17,12 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from debouncer.adapters.ai_openai import MAX_DELAY_SECONDS, OpenAICompatibleAI
+from debouncer.config import Settings
 from debouncer.errors import PermanentError
+from debouncer.media.limits import OPENAI
+from debouncer.media.model import MediaPart, TextPart
 from debouncer.ports import AIRequest, HistoryEntry
+from debouncer.wiring import build_ai
 from tests.builders import inbound
 
 PATH = "/v1/chat/completions"
@@ -231,3 +237,128 @@ def test_a_malformed_or_empty_response_is_a_permanent_error(
         _ai(httpserver, Sleeps()).answer(REQUEST)
 
     assert len(httpserver.log) == 1
+
+
+PHOTO = MediaPart("image", "image/jpg", b"\xff\xd8\xff photo")
+MANUAL = MediaPart("document", "application/pdf", b"%PDF-1.7 manual", "manual.pdf")
+MEDIA_REQUEST = AIRequest(
+    system_prompt="",
+    messages=(inbound("1", "what is wrong?"), inbound("2", "manual attached")),
+    history=(HistoryEntry("old question", "old answer"),),
+    parts=(
+        TextPart("what is wrong?"),
+        PHOTO,
+        TextPart("[voice, transcribed] it beeps twice"),
+        MANUAL,
+        TextPart("manual attached"),
+    ),
+)
+
+
+def _data_url(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def _sent_burst(httpserver: HTTPServer) -> Any:
+    return json.loads(httpserver.log[-1][0].data)["messages"][-1]
+
+
+def test_a_burst_with_media_is_one_user_message_of_parts_in_order_with_data_urls(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request(PATH, method="POST").respond_with_json(_completion("Replace the filter."))
+
+    assert _ai(httpserver, Sleeps()).answer(MEDIA_REQUEST) == "Replace the filter."
+
+    messages = json.loads(httpserver.log[0][0].data)["messages"]
+    assert messages[:2] == [
+        {"role": "user", "content": "old question"},
+        {"role": "assistant", "content": "old answer"},
+    ]
+    assert messages[2] == {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "what is wrong?"},
+            {"type": "image_url", "image_url": {"url": _data_url("image/jpeg", PHOTO.data)}},
+            {"type": "text", "text": "[voice, transcribed] it beeps twice"},
+            {
+                "type": "file",
+                "file": {"filename": "manual.pdf", "file_data": _data_url("application/pdf", MANUAL.data)},
+            },
+            {"type": "text", "text": "manual attached"},
+        ],
+    }
+
+
+def test_plain_text_files_are_inlined_and_other_documents_become_placeholders(httpserver: HTTPServer) -> None:
+    # GIVEN a text file, a Word document (Chat Completions reads only PDF files) and an image over 20 MB
+    notes = MediaPart("document", "text/plain; charset=utf-8", b"gate code 4411", "notes.txt")
+    letter = MediaPart("document", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", b"PK")
+    huge = MediaPart("image", "image/png", b"p" * 20_000_001)
+    request = AIRequest(
+        system_prompt="",
+        messages=(inbound("1", "see these"),),
+        parts=(TextPart("see these"), notes, letter, huge, PHOTO),
+    )
+    httpserver.expect_oneshot_request(PATH, method="POST").respond_with_json(_completion("ok"))
+
+    assert _ai(httpserver, Sleeps()).answer(request) == "ok"
+
+    assert _sent_burst(httpserver)["content"] == [
+        {
+            "type": "text",
+            "text": 'see these\n[document "notes.txt", its text follows]\ngate code 4411\n'
+            '[end of document "notes.txt"]\n'
+            "[document 2 bytes: application/vnd.openxmlformats-officedocument.wordprocessingml.document is a format "
+            "this model cannot read, not shown]\n"
+            "[image 20.0 MB: over this model's 20 MB limit, not shown]",
+        },
+        {"type": "image_url", "image_url": {"url": _data_url("image/jpeg", PHOTO.data)}},
+    ]
+
+
+def test_items_past_the_per_request_caps_become_placeholders(httpserver: HTTPServer) -> None:
+    # GIVEN a provider whose server takes 2 images a request (vLLM's --limit-mm-per-prompt, say)
+    two = replace(OPENAI, images=replace(OPENAI.images, max_count=2))
+    photos = [MediaPart("image", "image/webp", bytes([i])) for i in range(3)]
+    request = AIRequest(system_prompt="", messages=(inbound("1", "three"),), parts=(TextPart("three"), *photos))
+    httpserver.expect_oneshot_request(PATH, method="POST").respond_with_json(_completion("ok"))
+
+    assert _ai(httpserver, Sleeps(), limits=two).answer(request) == "ok"
+
+    assert _sent_burst(httpserver)["content"] == [
+        {"type": "text", "text": "three"},
+        {"type": "image_url", "image_url": {"url": _data_url("image/webp", b"\x00")}},
+        {"type": "image_url", "image_url": {"url": _data_url("image/webp", b"\x01")}},
+        {"type": "text", "text": "[image 1 byte: over this model's 2 images per request, not shown]"},
+    ]
+
+
+def test_a_burst_whose_media_all_became_text_is_sent_as_a_string(httpserver: HTTPServer) -> None:
+    video = MediaPart("video", "video/mp4", b"v" * 10)
+    request = AIRequest(system_prompt="", messages=(inbound("1", "clip"),), parts=(video, TextPart("clip")))
+    httpserver.expect_oneshot_request(PATH, method="POST").respond_with_json(_completion("ok"))
+
+    assert _ai(httpserver, Sleeps()).answer(request) == "ok"
+
+    assert _sent_burst(httpserver) == {
+        "role": "user",
+        "content": "[video 10 bytes: video/mp4 is a format this model cannot read, not shown]\nclip",
+    }
+
+
+def test_ai_media_false_sends_only_text_through_build_ai(httpserver: HTTPServer) -> None:
+    # GIVEN AI_MEDIA=false (a text-only model behind Ollama, say), wired as process_message wires it
+    settings = Settings(
+        ai_provider="openai", openai_base_url=httpserver.url_for("/v1"), openai_model="gpt-test", ai_media=False
+    )
+    httpserver.expect_oneshot_request(PATH, method="POST").respond_with_json(_completion("noted"))
+
+    assert build_ai(settings).answer(MEDIA_REQUEST) == "noted"
+
+    assert _sent_burst(httpserver) == {
+        "role": "user",
+        "content": "what is wrong?\n"
+        "[image 9 bytes: not shown to this text-only model]\n"
+        "[voice, transcribed] it beeps twice\n"
+        '[document "manual.pdf" 15 bytes: not shown to this text-only model]\n'
+        "manual attached",
+    }

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from debouncer.errors import PermanentError
+from debouncer.media.limits import BEDROCK, MediaLimits
+from debouncer.media.model import MediaPart, TextPart
 from debouncer.ports import AIRequest
-from debouncer.prompt import conversation
+from debouncer.prompt import ChatTurn, conversation, fitted
 
 # Errors a later call could get past. botocore's standard mode has already retried most of them
 # (ModelTimeoutException excepted: it is not in botocore's retry list), so reaching us means we give up.
@@ -24,6 +28,12 @@ _TRANSIENT_CODES = frozenset(
 )
 # AWS error messages name the cause ("model identifier is invalid"); cap them so a dead-letter record stays small.
 _MAX_DETAIL = 200
+# DocumentBlock.name (AWS API reference): 1 to 200 characters, only alphanumerics, single whitespace characters,
+# hyphens, parentheses and square brackets. ASCII only: whether "alphanumeric" covers other scripts is not said.
+_NAME_FORBIDDEN = re.compile(r"[^A-Za-z0-9()\[\]\- ]")
+_MAX_NAME = 200
+# Converse refuses a message with a document and no text block; this one says only what is true.
+_DOCUMENT_WITHOUT_TEXT = "[sent without any text]"
 
 
 def client_config(*, max_attempts: int, timeout_seconds: float) -> Config:
@@ -48,9 +58,19 @@ class BedrockAI:
 
     uses_history = True
 
-    def __init__(self, client: Any, model_id: str, *, max_tokens: int, temperature: float | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        model_id: str,
+        *,
+        max_tokens: int,
+        temperature: float | None = None,
+        media: bool = True,
+        limits: MediaLimits = BEDROCK,
+    ) -> None:
         self._client = client
         self._model_id = model_id
+        self._limits = limits if media else None  # None: a text-only model gets placeholders for every item
         self._inference: dict[str, Any] = {"maxTokens": max_tokens}
         if temperature is not None:
             self._inference["temperature"] = temperature
@@ -60,7 +80,7 @@ class BedrockAI:
         chat = conversation(request)
         params: dict[str, Any] = {
             "modelId": self._model_id,
-            "messages": [{"role": turn.role, "content": [{"text": turn.text}]} for turn in chat.turns],
+            "messages": [{"role": turn.role, "content": self._content(turn)} for turn in chat.turns],
             "inferenceConfig": self._inference,
         }
         if chat.system.strip():  # Converse rejects an empty system text block
@@ -75,6 +95,22 @@ class BedrockAI:
         except BotoCoreError as e:  # client-side: bad parameters, no credentials
             raise PermanentError(f"Bedrock {self._model_id}: {type(e).__name__}, permanent") from e
         return self._text(response)
+
+    def _content(self, turn: ChatTurn) -> list[dict[str, Any]]:
+        """Converse content blocks: text, then images and documents where the burst has them, in burst order."""
+        blocks: list[dict[str, Any]] = []
+        names: set[str] = set()
+        for item in fitted(turn, self._limits):
+            if isinstance(item, TextPart):
+                blocks.append({"text": item.text})
+            elif item.category == "image":
+                blocks.append({"image": {"format": item.format, "source": {"bytes": item.part.data}}})
+            else:
+                name = document_name(item.part, names)
+                blocks.append({"document": {"format": item.format, "name": name, "source": {"bytes": item.part.data}}})
+        if any("document" in b for b in blocks) and not any("text" in b for b in blocks):
+            blocks.append({"text": _DOCUMENT_WITHOUT_TEXT})
+        return blocks
 
     def _describe(self, error: ClientError) -> str:
         info = error.response.get("Error", {})
@@ -97,3 +133,20 @@ class BedrockAI:
             reason = response.get("stopReason", "unknown")
             raise PermanentError(f"Bedrock {self._model_id}: empty answer, stopReason {reason}")
         return text
+
+
+def document_name(part: MediaPart, taken: set[str]) -> str:
+    """A DocumentBlock name Converse accepts, from the file name without its extension (the format says it), made
+    unique among `taken` (Converse refuses two documents of one name) and added to it."""
+    stem = re.split(r"[/\\]", part.filename or "")[-1]  # the base name: a path says nothing about the file
+    stem = re.sub(r"(?<=.)\.[A-Za-z0-9]{1,5}$", "", stem)
+    plain = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()  # "résumé" -> "resume"
+    # Room for a " (n)" suffix within the 200 characters.
+    name = " ".join(_NAME_FORBIDDEN.sub(" ", plain).split())[: _MAX_NAME - 10].strip()
+    name = name or " ".join(_NAME_FORBIDDEN.sub(" ", part.kind).split()) or "document"
+    unique, n = name, 1
+    while unique in taken:
+        n += 1
+        unique = f"{name} ({n})"
+    taken.add(unique)
+    return unique

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,8 +18,9 @@ from debouncer.adapters.http_retry import backoff_delay as _delay
 from debouncer.adapters.http_retry import error_code as _error_code
 from debouncer.adapters.http_retry import retry_after as _retry_after
 from debouncer.errors import PermanentError
+from debouncer.media.limits import OPENAI, MediaLimits, Native, only_text
 from debouncer.ports import AIRequest
-from debouncer.prompt import conversation
+from debouncer.prompt import ChatTurn, conversation, fitted
 
 
 class OpenAICompatibleAI:
@@ -41,6 +43,8 @@ class OpenAICompatibleAI:
         temperature: float | None = None,
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        media: bool = True,
+        limits: MediaLimits = OPENAI,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
@@ -58,12 +62,13 @@ class OpenAICompatibleAI:
             self._options["temperature"] = temperature
         self._client = client or httpx.Client()
         self._sleep = sleep
+        self._limits = limits if media else None  # None: a text-only model gets placeholders for every item
 
     def answer(self, request: AIRequest) -> str:
         """Send system prompt, history and burst; return choices[0].message.content, or raise PermanentError."""
         chat = conversation(request)
-        messages = [{"role": "system", "content": chat.system}] if chat.system else []
-        messages += [{"role": turn.role, "content": turn.text} for turn in chat.turns]
+        messages: list[dict[str, Any]] = [{"role": "system", "content": chat.system}] if chat.system else []
+        messages += [{"role": turn.role, "content": self._turn_content(turn)} for turn in chat.turns]
         body = {"model": self._model, "messages": messages, **self._options}
         key = self._api_key()  # read per answer, so a rotated secret is picked up
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -87,6 +92,15 @@ class OpenAICompatibleAI:
                 self._sleep(_delay(attempt, retry_after))
         raise PermanentError(f"{self._name}: {failure}, gave up after {self._max_attempts} attempt(s)")
 
+    def _turn_content(self, turn: ChatTurn) -> str | list[dict[str, Any]]:
+        """A string, as every OpenAI-compatible server reads; a list of parts in burst order only when it carries an
+        image or a file, so a text-only model never sees the list form."""
+        items = fitted(turn, self._limits)
+        text = only_text(items)
+        if text is not None:
+            return text
+        return [_part(item) if isinstance(item, Native) else {"type": "text", "text": item.text} for item in items]
+
     def _content(self, response: httpx.Response) -> str:
         try:
             choice = response.json()["choices"][0]
@@ -97,3 +111,11 @@ class OpenAICompatibleAI:
             # A refusal or a content filter leaves content null; finish_reason says which.
             raise PermanentError(f"{self._name}: empty answer, finish_reason {choice.get('finish_reason')}")
         return content.strip()
+
+
+def _part(item: Native) -> dict[str, Any]:
+    """An image_url part, or a file part (Chat Completions reads PDFs only), with the bytes in a base64 data URL."""
+    url = f"data:{item.format};base64,{base64.b64encode(item.part.data).decode('ascii')}"
+    if item.category == "image":
+        return {"type": "image_url", "image_url": {"url": url}}
+    return {"type": "file", "file": {"filename": item.part.filename or "document.pdf", "file_data": url}}
