@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
-from debouncer.media.limits import BEDROCK, MB, OPENAI, Allowance, MediaLimits, Native, fit, only_text, size_text
+from debouncer.media.limits import (
+    BEDROCK,
+    MB,
+    OPENAI,
+    Allowance,
+    MediaLimits,
+    Native,
+    fit,
+    image_size,
+    only_text,
+    size_text,
+)
 from debouncer.media.model import MediaPart, TextPart
 
 SMALL = MediaLimits(
@@ -151,3 +164,55 @@ def test_blank_texts_are_dropped_and_a_file_name_cannot_break_out_of_its_placeho
 )
 def test_sizes_read_like_a_person_writes_them(size: int, text: str) -> None:
     assert size_text(size) == text
+
+
+def png(width: int, height: int) -> bytes:
+    return b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + struct.pack(">II", width, height) + b"\x08\x06\x00\x00\x00"
+
+
+def jpeg(width: int, height: int) -> bytes:
+    app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof0 = b"\xff\xc0\x00\x11\x08" + struct.pack(">HH", height, width) + b"\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+    return b"\xff\xd8" + app0 + b"\xff\xc4\x00\x04\xff\xc0" + sof0 + b"\xff\xda"  # a DHT holding 0xFFC0 in its data
+
+
+def gif(width: int, height: int, frames: int = 1) -> bytes:
+    frame = b"\x21\xf9\x04\x00\x0a\x00\x00\x00\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00"
+    return b"GIF89a" + struct.pack("<HH", width, height) + b"\x00\x00\x00" + frame * frames + b"\x3b"
+
+
+def webp(chunk: bytes, payload: bytes) -> bytes:
+    return b"RIFF\x00\x00\x00\x00WEBP" + chunk + b"\x00\x00\x00\x00" + payload
+
+
+VP8X_1920_1080 = (1919).to_bytes(3, "little") + (1079).to_bytes(3, "little")  # both stored minus one
+
+
+@pytest.mark.parametrize(
+    ("data", "mime", "size"),
+    [
+        (png(8001, 20), "image/png", (8001, 20)),
+        (gif(320, 200), "image/gif", (320, 200)),
+        (jpeg(4032, 3024), "image/jpeg", (4032, 3024)),
+        (webp(b"VP8X", b"\x00" * 4 + VP8X_1920_1080), "image/webp", (1920, 1080)),
+        (webp(b"VP8L", b"\x2f" + (639 | 479 << 14).to_bytes(4, "little")), "image/webp", (640, 480)),
+        (webp(b"VP8 ", b"\x00" * 6 + struct.pack("<HH", 800, 600)), "image/webp", (800, 600)),
+        (b"\x89PNG", "image/png", None),
+        (b"\xff\xd8\xff\xe0\x00", "image/jpeg", None),
+        (png(1, 1), "image/gif", None),
+    ],
+)  # fmt: skip
+def test_image_size_is_read_from_the_header(data: bytes, mime: str, size: tuple[int, int] | None) -> None:
+    assert image_size(data, mime) == size
+
+
+def test_bedrock_refuses_an_image_over_8000_px_and_openai_an_animated_gif() -> None:
+    wide, still, animated = MediaPart("image", "image/png", png(8001, 20)), gif(10, 10), gif(10, 10, frames=3)
+
+    assert fit((wide,), BEDROCK) == (TextPart("[image 29 bytes: 8001 x 20 px, over this model's 8000 px, not shown]"),)
+    assert isinstance(fit((MediaPart("image", "image/png", png(8000, 8000)),), BEDROCK)[0], Native)
+    assert fit((MediaPart("image", "image/gif", animated),), OPENAI) == (
+        TextPart(f"[image {len(animated)} bytes: an animated GIF, which this model cannot read, not shown]"),
+    )
+    assert isinstance(fit((MediaPart("image", "image/gif", still),), OPENAI)[0], Native)
+    assert isinstance(fit((MediaPart("image", "image/gif", animated),), BEDROCK)[0], Native)  # Bedrock: no such rule

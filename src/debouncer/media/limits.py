@@ -8,6 +8,7 @@ request.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -29,6 +30,8 @@ class Allowance:
     max_bytes: int  # per item
     max_count: int  # per request
     max_total_bytes: int | None = None  # per request, all items of this class together
+    max_side: int | None = None  # pixels, width or height, where the header says (images)
+    still_gifs_only: bool = False  # an animated GIF is refused (images)
 
 
 @dataclass(frozen=True)
@@ -62,11 +65,12 @@ _IMAGE_FORMATS = {
 }
 
 # Amazon Bedrock Converse, for every model (AWS API reference, "Message" and "DocumentBlock",
-# docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Message.html): up to 20 images of at most 3.75 MB
-# (and 8000 x 8000 px, which the model checks) and up to 5 documents of at most 4.5 MB per message; the formats are
-# the ImageFormat and DocumentFormat enums of the bedrock-runtime service model.
+# docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Message.html): up to 20 images of at most 3.75 MB and
+# 8000 x 8000 px, and up to 5 documents of at most 4.5 MB, per message; the formats are the ImageFormat and
+# DocumentFormat enums of the bedrock-runtime service model. A Converse request with a document needs a text block
+# too, and document names allow few characters: both are ai_bedrock's.
 BEDROCK = MediaLimits(
-    images=Allowance(formats=_IMAGE_FORMATS, max_bytes=int(3.75 * MB), max_count=20),
+    images=Allowance(formats=_IMAGE_FORMATS, max_bytes=int(3.75 * MB), max_count=20, max_side=8000),
     documents=Allowance(
         formats={
             "application/pdf": "pdf",
@@ -85,10 +89,11 @@ BEDROCK = MediaLimits(
 )
 
 # OpenAI Chat Completions. Images (OpenAI "Images and vision" guide, image input requirements): PNG, JPEG, WEBP and
-# non-animated GIF, up to 20 MB each, 500 per request and 50 MB of image bytes per request. Files (OpenAI "File
-# inputs" guide): Chat Completions reads only PDF as a file part, up to 100 pages and 32 MB of file content per
-# request (at least a page each, so at most 100 PDFs); other text files are to be read by the application and sent
-# as text. The inline-text cap is ours (about 50k tokens), so one pasted file cannot crowd a 128k-token context out.
+# non-animated GIF, up to 20 MB each, 500 per request and 50 MB of image bytes per request (no pixel limit: it
+# scales images down). Files (OpenAI "File inputs" guide): Chat Completions reads only PDF as a file part, up to
+# 100 pages and 32 MB of file content per request (at least a page each, so at most 100 PDFs); other text files are
+# to be read by the application and sent as text. The inline-text cap is ours (about 50k tokens), so one pasted
+# file cannot crowd a 128k-token context out.
 # OpenAI-compatible servers may allow less (vLLM's --limit-mm-per-prompt, a model without vision): pass them their
 # own MediaLimits, or set AI_MEDIA=false for a text-only model.
 OPENAI = MediaLimits(
@@ -97,6 +102,7 @@ OPENAI = MediaLimits(
         max_bytes=20 * MB,
         max_count=500,
         max_total_bytes=50 * MB,
+        still_gifs_only=True,
     ),
     documents=Allowance(
         formats={"application/pdf": "application/pdf"}, max_bytes=32 * MB, max_count=100, max_total_bytes=32 * MB
@@ -192,6 +198,10 @@ def _fit_one(
         return placeholder(part, f"{mime or 'an unknown type'} is a format this model cannot read, not shown")
     if part.size > allowance.max_bytes:
         return placeholder(part, f"over this model's {_amount(allowance.max_bytes)} limit, not shown")
+    if allowance.max_side is not None and (dims := image_size(part.data, mime)) and max(dims) > allowance.max_side:
+        return placeholder(part, f"{dims[0]} x {dims[1]} px, over this model's {allowance.max_side} px, not shown")
+    if allowance.still_gifs_only and mime == "image/gif" and _animated_gif(part.data):
+        return placeholder(part, "an animated GIF, which this model cannot read, not shown")
     if counts[category] >= allowance.max_count:
         return placeholder(part, f"over this model's {allowance.max_count} {category}s per request, not shown")
     if allowance.max_total_bytes is not None and totals[category] + part.size > allowance.max_total_bytes:
@@ -217,3 +227,57 @@ def _amount(size: int) -> str:
     if size >= MB:
         return f"{size / MB:g} MB"
     return f"{size / KB:g} kB" if size >= KB else f"{size} bytes"
+
+
+def image_size(data: bytes, mime: str) -> tuple[int, int] | None:
+    """(width, height) from a PNG, GIF, JPEG or WebP header; None when the header cannot tell (the model judges)."""
+    try:
+        if mime == "image/png" and data[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", data[16:24])
+            return int(width), int(height)
+        if mime == "image/gif" and data[:4] == b"GIF8":
+            width, height = struct.unpack("<HH", data[6:10])
+            return int(width), int(height)
+        if mime in ("image/jpeg", "image/jpg"):
+            return _jpeg_size(data)
+        if mime == "image/webp" and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            return _webp_size(data)
+    except struct.error:  # a truncated header
+        return None
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """The frame header's size: segments are walked by their lengths, so image data is never taken for a marker."""
+    i = 2
+    while i + 9 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker == 0xFF:  # a fill byte
+            i += 1
+        elif 0xD0 <= marker <= 0xD9 or marker == 0x01:  # markers without a length
+            i += 2
+        elif 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame
+            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+            return int(width), int(height)
+        else:
+            i += 2 + int(struct.unpack(">H", data[i + 2 : i + 4])[0])
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8X" and len(data) >= 30:
+        return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
+    if chunk == b"VP8L" and len(data) >= 25:
+        bits = int.from_bytes(data[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    if chunk == b"VP8 " and len(data) >= 30:
+        width, height = struct.unpack("<HH", data[26:30])
+        return int(width) & 0x3FFF, int(height) & 0x3FFF
+    return None
+
+
+def _animated_gif(data: bytes) -> bool:
+    """More than one graphic control extension: one precedes each frame of an animation, a still GIF has at most
+    one. A chance match inside the image data costs only a placeholder."""
+    return data.count(b"\x21\xf9\x04", 13) > 1
