@@ -3,16 +3,24 @@ MIME type, the size cap while streaming, error mapping, and no token or signed U
 
 from __future__ import annotations
 
+import datetime
 import logging
 import socket
+import ssl
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -20,6 +28,7 @@ from debouncer.adapters.media_sources import build_media_sources
 from debouncer.adapters.media_sources.generic import GenericMediaSource
 from debouncer.adapters.media_sources.instagram import InstagramMediaSource
 from debouncer.adapters.media_sources.telegram import BOT_API_DOWNLOAD_LIMIT, TelegramMediaSource
+from debouncer.adapters.media_sources.urls import PublicOnlyTransport
 from debouncer.adapters.media_sources.whatsapp import WhatsAppMediaSource
 from debouncer.adapters.secrets import Secrets
 from debouncer.channels import generic, instagram, telegram, whatsapp
@@ -39,6 +48,7 @@ MAX = 1024 * 1024
 TIMEOUT = 2.0
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40 + b"\xff\xd9"
 OGG = b"OggS\x00\x02" + bytes(200)
+JPEG_TYPE = "image/jpeg"
 PDF = b"%PDF-1.7\n" + bytes(300) + b"%%EOF\n"
 
 # Real payloads: WhatsApp's text + image + voice note POST, Telegram's photo album part, Instagram's image DM.
@@ -722,3 +732,76 @@ def test_build_media_sources_refuses_loopback_by_default(httpserver: HTTPServer)
     message = generic_message({"url": httpserver.url_for("/files/photo.jpg"), "mime_type": "image/jpeg"})
     failure(lambda: sources["generic"].fetch(message, message.media[0], max_bytes=MAX), MediaUnavailableError)
     assert httpserver.log == []
+
+
+# --- TLS: the connection goes to the checked address, the certificate is still checked against the host name -----
+
+
+def certificates(tmp_path: Path, name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context holding a certificate for `name`, signed by a throwaway CA the client context trusts."""
+    now = datetime.datetime.now(datetime.UTC)
+
+    def issue(subject: str, key: ec.EllipticCurvePrivateKey, signer: ec.EllipticCurvePrivateKey, ca: bool) -> Any:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_cert = issue("test CA", ca_key, ca_key, ca=True)
+    cert = issue(name, key, ca_key, ca=False)
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    client = ssl.create_default_context(cadata=ca_cert.public_bytes(serialization.Encoding.PEM).decode())
+    return server, client
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[HTTPServer, ssl.SSLContext]]:
+    """An https fake serving a certificate for media.example.test, and a client context trusting its CA."""
+    server_context, client_context = certificates(tmp_path, "media.example.test")
+    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=server_context)
+    server.start()
+    try:
+        yield server, client_context
+    finally:
+        server.clear()
+        server.stop()
+
+
+def test_https_to_the_checked_address_verifies_the_certificate_for_the_host_name(
+    tls_server: tuple[HTTPServer, ssl.SSLContext], fake_dns: Callable[[dict[str, str]], None]
+) -> None:
+    server, trust = tls_server
+    fake_dns({"media.example.test": "127.0.0.1", "other.example.test": "127.0.0.1"})
+    server.expect_request("/files/photo.jpg", headers={"Host": f"media.example.test:{server.port}"}).respond_with_data(
+        JPEG, content_type="image/jpeg"
+    )
+    client = httpx.Client(transport=PublicOnlyTransport(allow_loopback=True, verify=trust))
+    source = GenericMediaSource(timeout_seconds=TIMEOUT, client=client)
+
+    good = generic_message(
+        {"url": f"https://media.example.test:{server.port}/files/photo.jpg", "mime_type": "image/jpeg"}
+    )
+    assert source.fetch(good, good.media[0], max_bytes=MAX).data == JPEG
+
+    # Same address, another name: the certificate does not match it, so no byte is fetched.
+    wrong = generic_message(
+        {"url": f"https://other.example.test:{server.port}/files/photo.jpg", "mime_type": "image/jpeg"}
+    )
+    error = failure(lambda: source.fetch(wrong, wrong.media[0], max_bytes=MAX), RetryableError)
+    assert str(error) == "generic image: no complete response (ConnectError)"
+    assert len(server.log) == 1

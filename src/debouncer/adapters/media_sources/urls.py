@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 
 import httpx
 
@@ -101,8 +102,8 @@ class PublicOnlyTransport(httpx.HTTPTransport):
     IP address, and must not be reused for another host name served from the same address.
     """
 
-    def __init__(self, *, allow_loopback: bool) -> None:
-        super().__init__(limits=httpx.Limits(max_keepalive_connections=0))
+    def __init__(self, *, allow_loopback: bool, verify: ssl.SSLContext | bool = True) -> None:
+        super().__init__(verify=verify, limits=httpx.Limits(max_keepalive_connections=0))
         self._allow_loopback = allow_loopback
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
