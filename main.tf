@@ -37,6 +37,8 @@ locals {
     state_machine     = "${var.name_prefix}-debounce"
     dead_letter_queue = "${var.name_prefix}-dlq"
     api               = "${var.name_prefix}-webhooks"
+    # Bucket names are global across accounts and Regions (a precondition checks S3's 63 characters).
+    media_bucket = "${var.name_prefix}-media-${local.account_id}-${local.region}"
   }
 
   # One Lambda per handler: lambda/<key>/handler.py, packaged by `make package` into build/<key>.zip.
@@ -68,8 +70,14 @@ locals {
   channel_token_names    = ["whatsapp_access_token", "telegram_bot_token", "instagram_access_token"]
   secrets_read_by = {
     post_message = ["meta_app_secret", "meta_verify_token", "telegram_secret_token", "generic_secret"]
-    # Presence (show_typing) calls the channels from process_message, so it needs their tokens too.
-    process_message = concat(var.ai_provider == "openai" ? ["openai_api_key"] : [], var.show_typing ? local.channel_token_names : [])
+    # process_message downloads WhatsApp and Telegram media with their tokens (Instagram's are plain CDN URLs); presence
+    # (show_typing) calls every channel. Transcription by OpenAI uses its own key, or the OpenAI one when none is set.
+    process_message = distinct(concat(
+      var.ai_provider == "openai" ? ["openai_api_key"] : [],
+      ["whatsapp_access_token", "telegram_bot_token"],
+      var.show_typing ? local.channel_token_names : [],
+      var.transcribe_provider != "openai" ? [] : [var.secret_parameter_names.transcribe_api_key != null ? "transcribe_api_key" : "openai_api_key"],
+    ))
     # The generic channel's replies are signed with the same secret its webhooks are verified with.
     reply = concat(local.channel_token_names, var.generic_callback_url != "" ? ["generic_secret"] : [])
   }
@@ -134,6 +142,18 @@ locals {
       var.ai_provider != "bedrock" ? [] : [
         { sid = "InvokeModel", actions = ["bedrock:InvokeModel"], resources = local.bedrock_model_arns, conditions = [] },
       ],
+      # Fetched media are stored once under media/ and read back for the AI (and by Amazon Transcribe, which reads
+      # the input with the caller's permissions).
+      [
+        { sid = "MediaObjects", actions = ["s3:PutObject", "s3:GetObject"], resources = ["${module.media_bucket.bucket_arn}/media/*"], conditions = [] },
+      ],
+      var.transcribe_provider != "aws" ? [] : [
+        { sid = "TranscriptionJobs", actions = ["transcribe:StartTranscriptionJob", "transcribe:GetTranscriptionJob"], resources = ["arn:${local.partition}:transcribe:${local.region}:${local.account_id}:transcription-job/*"], conditions = [] },
+        { sid = "TranscriptObjects", actions = ["s3:PutObject", "s3:GetObject"], resources = ["${module.media_bucket.bucket_arn}/transcripts/*"], conditions = [] },
+      ],
+      var.kms_key_arn == null ? [] : [
+        { sid = "MediaKeyViaS3", actions = ["kms:GenerateDataKey", "kms:Decrypt"], resources = [var.kms_key_arn], conditions = [{ test = "StringEquals", variable = "kms:ViaService", values = ["s3.${local.region}.${local.dns_suffix}"] }] },
+      ],
       [
         { sid = "OwnLogGroup", actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = [local.log_group_arns.process_message], conditions = [] },
         { sid = "XRay", actions = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources = ["*"], conditions = [] },
@@ -191,7 +211,7 @@ locals {
       GENERIC_SECRET_PARAM        = local.secret_parameter_env.generic_secret
       TELEGRAM_BOT_ID             = var.telegram_bot_id
     })
-    process_message = merge(local.common_environment, {
+    process_message = merge(local.common_environment, local.channel_environment, {
       AI_PROVIDER          = var.ai_provider
       AI_SYSTEM_PROMPT     = var.ai_system_prompt
       AI_HISTORY_TURNS     = tostring(var.history_turns)
@@ -206,7 +226,18 @@ locals {
       OPENAI_MODEL         = var.openai_model
       OPENAI_API_KEY_PARAM = local.secret_parameter_env.openai_api_key
       SHOW_TYPING          = tostring(var.show_typing)
-    }, { for k, v in local.channel_environment : k => v if var.show_typing })
+      # Media: downloaded with the channel tokens (channel_environment), stored in the media bucket, transcribed if asked.
+      MEDIA_BUCKET                = module.media_bucket.bucket_name
+      MAX_MEDIA_BYTES             = tostring(var.max_media_bytes)
+      MEDIA_FETCH_TIMEOUT_SECONDS = tostring(var.media_fetch_timeout_seconds)
+      AI_MEDIA                    = tostring(var.ai_media)
+      TRANSCRIBE_PROVIDER         = var.transcribe_provider
+      TRANSCRIBE_BASE_URL         = var.transcribe_base_url
+      TRANSCRIBE_MODEL            = var.transcribe_model
+      TRANSCRIBE_API_KEY_PARAM    = var.transcribe_provider == "openai" ? local.secret_parameter_env.transcribe_api_key : ""
+      # Instagram media are CDN URLs fetched without a token: its token is only for presence, and only granted then.
+      INSTAGRAM_ACCESS_TOKEN_PARAM = var.show_typing ? local.secret_parameter_env.instagram_access_token : ""
+    })
     reply = merge(local.common_environment, local.channel_environment, {
       GENERIC_CALLBACK_URL = var.generic_callback_url
       GENERIC_SECRET_PARAM = var.generic_callback_url != "" ? local.secret_parameter_env.generic_secret : ""
@@ -243,6 +274,11 @@ resource "terraform_data" "settings" {
       condition     = var.ai_provider != "openai" || (var.openai_base_url != "" && var.openai_model != "")
       error_message = "ai_provider = \"openai\" needs openai_base_url and openai_model."
     }
+
+    precondition {
+      condition     = length(local.names.media_bucket) <= 63
+      error_message = "The media bucket name \"${local.names.media_bucket}\" is ${length(local.names.media_bucket)} characters, more than S3's 63: shorten name_prefix."
+    }
   }
 }
 
@@ -263,6 +299,14 @@ module "dynamodb" {
   ttl_attribute               = local.table_schema.ttl_attribute
   kms_key_arn                 = var.kms_key_arn
   deletion_protection_enabled = var.table_deletion_protection
+}
+
+module "media_bucket" {
+  source = "./modules/media_bucket"
+
+  bucket_name    = local.names.media_bucket
+  retention_days = var.media_retention_days
+  kms_key_arn    = var.kms_key_arn
 }
 
 module "queue" {

@@ -43,6 +43,16 @@ output "table_arn" {
   value       = module.dynamodb.table_arn
 }
 
+output "media_bucket_name" {
+  description = "Name of the S3 bucket of fetched media and transcripts (expired after media_retention_days)."
+  value       = module.media_bucket.bucket_name
+}
+
+output "media_bucket_arn" {
+  description = "ARN of the media bucket (for a customer managed key's policy or an audit)."
+  value       = module.media_bucket.bucket_arn
+}
+
 output "state_machine_arn" {
   description = "ARN of the debounce state machine."
   value       = module.step_functions.state_machine_arn

@@ -243,11 +243,94 @@ variable "ai_fallback_message" {
 }
 
 # ---------------------------------------------------------------------------------------------------
+# Media in bursts (images, documents, voice notes): fetched by process_message after the claim, kept in the media bucket.
+# ---------------------------------------------------------------------------------------------------
+
+variable "media_retention_days" {
+  description = "Days fetched media and transcripts stay in the media bucket before its lifecycle rule expires them (personal data; long enough for a burst's retries and the DLQ's redrive)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.media_retention_days >= 1 && var.media_retention_days <= 365 && floor(var.media_retention_days) == var.media_retention_days
+    error_message = "media_retention_days must be a whole number between 1 and 365."
+  }
+}
+
+variable "max_media_bytes" {
+  description = "Largest media item process_message downloads, in bytes (streamed and refused past it; the AI is told it could not be read). The whole item is held in memory: size lambda_memory_size.process_message for it."
+  type        = number
+  default     = 16777216
+
+  validation {
+    condition     = var.max_media_bytes >= 1024 && var.max_media_bytes <= 104857600 && floor(var.max_media_bytes) == var.max_media_bytes
+    error_message = "max_media_bytes must be a whole number between 1024 and 104857600 (100 MiB)."
+  }
+}
+
+variable "media_fetch_timeout_seconds" {
+  description = "Timeout of one media download attempt, in seconds."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.media_fetch_timeout_seconds > 0 && var.media_fetch_timeout_seconds <= 120
+    error_message = "media_fetch_timeout_seconds must be more than 0 and at most 120."
+  }
+}
+
+variable "ai_media" {
+  description = "Send images and documents to the AI as native content; false gives it a placeholder saying what was sent (voice notes still go through transcribe_provider)."
+  type        = bool
+  default     = true
+  nullable    = false
+
+  validation {
+    condition     = var.ai_media != null
+    error_message = "ai_media must be true or false."
+  }
+}
+
+variable "transcribe_provider" {
+  description = "How voice notes and audio become text: none (a placeholder), openai (any OpenAI-compatible /audio/transcriptions endpoint) or aws (Amazon Transcribe, reading from the media bucket)."
+  type        = string
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "openai", "aws"], var.transcribe_provider)
+    error_message = "transcribe_provider must be one of none, openai, aws."
+  }
+}
+
+variable "transcribe_base_url" {
+  description = "Base URL of the OpenAI-compatible transcription endpoint (transcribe_provider = openai); empty uses openai_base_url."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = var.transcribe_base_url == "" || can(regex("^https?://[^\\s]+$", var.transcribe_base_url))
+    error_message = "transcribe_base_url must be empty or an http(s) URL."
+  }
+}
+
+variable "transcribe_model" {
+  description = "Transcription model sent to the OpenAI-compatible endpoint (transcribe_provider = openai)."
+  type        = string
+  default     = "whisper-1"
+
+  validation {
+    condition     = length(trimspace(var.transcribe_model)) > 0 && length(var.transcribe_model) <= 200
+    error_message = "transcribe_model must be 1-200 characters."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
 # Channels and secrets: names of SSM SecureString parameters (or Secrets Manager ARNs) only, never the values.
 # ---------------------------------------------------------------------------------------------------
 
 variable "secret_parameter_names" {
-  description = "Where each secret lives: an SSM SecureString parameter name (/chat-debouncer/meta_app_secret) or a Secrets Manager secret ARN. Never put secret values here: Terraform state would keep them. Unset ones are not granted; a channel without its token replies nowhere."
+  description = "Where each secret lives: an SSM SecureString parameter name (/chat-debouncer/meta_app_secret) or a Secrets Manager secret ARN. Never put secret values here: Terraform state would keep them. Unset ones are not granted; a channel without its token replies nowhere. transcribe_api_key (transcribe_provider = openai) falls back to openai_api_key."
   type = object({
     meta_app_secret        = optional(string)
     meta_verify_token      = optional(string)
@@ -257,6 +340,7 @@ variable "secret_parameter_names" {
     telegram_bot_token     = optional(string)
     instagram_access_token = optional(string)
     openai_api_key         = optional(string)
+    transcribe_api_key     = optional(string)
   })
   default  = {}
   nullable = false

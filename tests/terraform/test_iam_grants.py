@@ -39,8 +39,17 @@ STATE_MACHINE_LOG_DELIVERY = {
     "logs:describeloggroups",
 }
 # Granted only when configured (secrets in SSM or Secrets Manager and their KMS key; ai_provider = "bedrock", whose
-# Converse call is authorised as InvokeModel), so the integration tests (env secrets, echo AI) never call them.
-CONDITIONAL = {"kms:decrypt", "ssm:getparameter", "secretsmanager:getsecretvalue", "bedrock:invokemodel"}
+# Converse call is authorised as InvokeModel; transcribe_provider = "aws"; a customer managed key for the media
+# bucket, used through S3), so the integration tests (env secrets, echo AI, no transcription) never call them.
+CONDITIONAL = {
+    "kms:decrypt",
+    "ssm:getparameter",
+    "secretsmanager:getsecretvalue",
+    "bedrock:invokemodel",
+    "transcribe:starttranscriptionjob",
+    "transcribe:gettranscriptionjob",
+    "kms:generatedatakey",
+}
 TRUST_ACTIONS = {"sts:assumerole"}
 
 _HCL = SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=True)

@@ -14,7 +14,7 @@ from hcl2.utils import SerializationOptions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODULES_DIR = REPO_ROOT / "modules"
-MODULES = ["alarms", "api_gateway", "dynamodb", "lambda_function", "queue", "step_functions"]
+MODULES = ["alarms", "api_gateway", "dynamodb", "lambda_function", "media_bucket", "queue", "step_functions"]
 MODULE_FILES = ["main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"]
 ASL_FILE = REPO_ROOT / "statemachines" / "debounce.asl.json"
 TABLE_SCHEMA_FILE = REPO_ROOT / "schemas" / "dynamodb-table.json"
@@ -68,8 +68,16 @@ LAMBDA_ENV = {
         "AI_MAX_TOKENS",
         "AI_FALLBACK_MESSAGE",
         "SHOW_TYPING",
+        "MEDIA_BUCKET",
+        "MAX_MEDIA_BYTES",
+        "MEDIA_FETCH_TIMEOUT_SECONDS",
+        "AI_MEDIA",
+        "TRANSCRIBE_PROVIDER",
+        "TRANSCRIBE_BASE_URL",
+        "TRANSCRIBE_MODEL",
+        "TRANSCRIBE_API_KEY_PARAM",
     }
-    | CHANNEL_ENV,  # only when show_typing is on
+    | CHANNEL_ENV,  # media downloads (WhatsApp, Telegram) and presence (show_typing) call the channels
     "reply": COMMON_ENV | CHANNEL_ENV | {"GENERIC_CALLBACK_URL", "GENERIC_SECRET_PARAM"},
 }
 
@@ -212,6 +220,12 @@ def root_validations(name: str) -> list[str]:
         pytest.param("max_wait_seconds", ["var.max_wait_seconds >= 1", "var.max_wait_seconds <= 86400"], id="max-wait"),
         pytest.param("max_messages", ["var.max_messages >= 1", "var.max_messages <= 95"], id="max-messages"),
         pytest.param("ai_provider", ['"echo"', '"bedrock"', '"openai"', "contains("], id="ai-provider"),
+        pytest.param(
+            "media_retention_days",
+            ["var.media_retention_days >= 1", "var.media_retention_days <= 365"],
+            id="media-days",
+        ),
+        pytest.param("transcribe_provider", ['"none"', '"openai"', '"aws"', "contains("], id="transcribe-provider"),
     ],
 )
 def test_tuning_variables_are_range_checked(name: str, fragments: list[str]) -> None:
@@ -219,6 +233,21 @@ def test_tuning_variables_are_range_checked(name: str, fragments: list[str]) -> 
     conditions = " ".join(root_validations(name))
     for fragment in fragments:
         assert fragment in conditions, f"{name}: no validation containing {fragment!r} in {conditions!r}"
+
+
+@pytest.mark.parametrize("name", ["max_media_bytes", "media_fetch_timeout_seconds"])
+def test_media_limits_are_the_codes(name: str) -> None:
+    """Terraform accepts exactly the range (and defaults to the value) config.py's Settings accepts for the setting."""
+    from debouncer.config import Settings
+
+    field = Settings.model_fields[name]
+    bounds = {op: v for m in field.metadata for op in ("ge", "gt", "le") if (v := getattr(m, op, None)) is not None}
+    expected = [
+        f"var.{name} {symbol} {bounds[op]}" for op, symbol in (("ge", ">="), ("gt", ">"), ("le", "<=")) if op in bounds
+    ]
+    conditions = " ".join(root_validations(name))
+    assert len(expected) == 2 and all(e in conditions for e in expected), (expected, conditions)
+    assert blocks(load(REPO_ROOT / "variables.tf"), "variable")[name]["default"] == field.default
 
 
 def test_max_wait_not_below_debounce_is_enforced() -> None:

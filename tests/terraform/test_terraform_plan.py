@@ -46,6 +46,30 @@ VARIABLE_SETS: dict[str, dict[str, Any]] = {
         },
         "kms_key_arn": f"arn:aws:kms:{REGION}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     },
+    # Media (issue 12): Amazon Transcribe, no native media for the AI, the media bucket under a customer managed key.
+    "media_transcribe_aws": {
+        "transcribe_provider": "aws",
+        "ai_media": False,
+        "media_retention_days": 3,
+        "max_media_bytes": 5 * 1024 * 1024,
+        "media_fetch_timeout_seconds": 20,
+        "kms_key_arn": f"arn:aws:kms:{REGION}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    },
+    # Transcription by an OpenAI-compatible endpoint with no key of its own (the OpenAI key is its fallback), while
+    # Bedrock answers; channel tokens in SSM, no presence.
+    "media_transcribe_openai": {
+        "ai_provider": "bedrock",
+        "transcribe_provider": "openai",
+        "transcribe_base_url": "https://stt.example.com/v1",
+        "transcribe_model": "whisper-large-v3",
+        "show_typing": False,
+        "secret_parameter_names": {
+            "openai_api_key": "/chat-debouncer/openai_api_key",
+            "whatsapp_access_token": "/chat-debouncer/whatsapp_access_token",
+            "telegram_bot_token": "/chat-debouncer/telegram_bot_token",
+            "instagram_access_token": "/chat-debouncer/instagram_access_token",
+        },
+    },
 }
 
 _plans: dict[str, Any] = {}
@@ -269,3 +293,147 @@ def test_packages_must_match_the_lambda_architecture(tf_workspace: Any, tmp_path
     result = workspace.plan({"lambda_architecture": "x86_64"})
     assert not result.ok
     assert "make package ARCH=x86_64" in _said(result)
+
+
+# --- media (issue 12) ------------------------------------------------------------------------------------------------
+
+MEDIA_BUCKET = f"chat-debouncer-media-123456789012-{REGION}"
+KMS_KEY = VARIABLE_SETS["media_transcribe_aws"]["kms_key_arn"]
+
+
+def _media_bucket(plan: dict[str, Any], type_: str) -> dict[str, Any]:
+    """Planned values of the media bucket module's one resource of this type."""
+    return _resources(plan, type_)[f"module.media_bucket.{type_}.this"]
+
+
+def planned_statements(plan: dict[str, Any], function: str) -> dict[str, dict[str, Any]]:
+    """sid -> statement of a function's policy document as planned (its known parts: the table's ARN is unknown until
+    apply, so the whole JSON is, but each statement's actions, conditions and static resources are known)."""
+    address = f'module.lambda["{function}"].data.aws_iam_policy_document.this'
+    after = next(rc["change"]["after"] for rc in plan["resource_changes"] if rc["address"] == address)
+    return {s["sid"]: s for s in after["statement"]}
+
+
+def _actions(statements: dict[str, dict[str, Any]]) -> set[str]:
+    """Every action the statements grant."""
+    return {a for s in statements.values() for a in s["actions"]}
+
+
+def test_media_bucket_is_encrypted_private_tls_only_and_expires(tf_workspace: Any) -> None:
+    """The bucket of fetched media: SSE-S3 by default and SSE-KMS with the key, no public access, no ACLs, a policy
+    denying plain HTTP, every object expired after media_retention_days, and never force-destroyed."""
+    defaults, kms = _plan(tf_workspace, "defaults"), _plan(tf_workspace, "media_transcribe_aws")
+    bucket = _media_bucket(defaults, "aws_s3_bucket")
+    assert bucket["bucket"] == MEDIA_BUCKET and len(MEDIA_BUCKET) <= 63
+    assert bucket["force_destroy"] is False
+
+    [sse] = _media_bucket(defaults, "aws_s3_bucket_server_side_encryption_configuration")["rule"]
+    assert sse["apply_server_side_encryption_by_default"] == [{"sse_algorithm": "AES256"}]
+    [sse] = _media_bucket(kms, "aws_s3_bucket_server_side_encryption_configuration")["rule"]
+    assert sse["apply_server_side_encryption_by_default"] == [
+        {"sse_algorithm": "aws:kms", "kms_master_key_id": KMS_KEY}
+    ]
+    assert sse["bucket_key_enabled"] is True
+
+    public_access = _media_bucket(defaults, "aws_s3_bucket_public_access_block")
+    assert all(
+        public_access[k] is True
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
+    assert _media_bucket(defaults, "aws_s3_bucket_ownership_controls")["rule"] == [
+        {"object_ownership": "BucketOwnerEnforced"}
+    ]
+
+    policy = json.loads(_media_bucket(defaults, "aws_s3_bucket_policy")["policy"])
+    (statement,) = policy["Statement"]
+    assert (statement["Effect"], statement["Action"], statement["Principal"]) == ("Deny", "s3:*", "*")
+    assert sorted(statement["Resource"]) == [f"arn:aws:s3:::{MEDIA_BUCKET}", f"arn:aws:s3:::{MEDIA_BUCKET}/*"]
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+    for plan, days in ((defaults, 7), (kms, 3)):
+        [rule] = _media_bucket(plan, "aws_s3_bucket_lifecycle_configuration")["rule"]
+        assert rule["status"] == "Enabled"
+        assert rule["filter"] == [{"and": [], "tag": []}]  # every object: media/ and transcripts/
+        assert rule["expiration"][0]["days"] == days
+        assert rule["noncurrent_version_expiration"][0]["noncurrent_days"] == 1
+        assert rule["abort_incomplete_multipart_upload"] == [{"days_after_initiation": 1}]
+
+
+def test_process_message_gets_the_media_settings(tf_workspace: Any) -> None:
+    """MEDIA_BUCKET is the module's bucket (aws-cn too); the limits and providers are the variables'; the channel
+    tokens are always passed (media downloads), Instagram's only for presence; the transcription key only for openai."""
+    defaults = planned_environment(_plan(tf_workspace, "defaults"), "process_message")
+    assert {k: defaults[k] for k in defaults if k.startswith(("MEDIA_", "MAX_MEDIA", "AI_MEDIA", "TRANSCRIBE_"))} == {
+        "MEDIA_BUCKET": MEDIA_BUCKET,
+        "MAX_MEDIA_BYTES": str(16 * 1024 * 1024),
+        "MEDIA_FETCH_TIMEOUT_SECONDS": "10",
+        "AI_MEDIA": "true",
+        "TRANSCRIBE_PROVIDER": "none",
+        "TRANSCRIBE_BASE_URL": "",
+        "TRANSCRIBE_MODEL": "whisper-1",
+        "TRANSCRIBE_API_KEY_PARAM": "",
+    }
+    aws = planned_environment(_plan(tf_workspace, "media_transcribe_aws"), "process_message")
+    assert (aws["AI_MEDIA"], aws["TRANSCRIBE_PROVIDER"], aws["MAX_MEDIA_BYTES"]) == (
+        "false",
+        "aws",
+        str(5 * 1024 * 1024),
+    )
+    assert aws["MEDIA_FETCH_TIMEOUT_SECONDS"] == "20"
+
+    openai = planned_environment(_plan(tf_workspace, "media_transcribe_openai"), "process_message")
+    assert openai["TRANSCRIBE_BASE_URL"] == "https://stt.example.com/v1"
+    assert openai["TRANSCRIBE_MODEL"] == "whisper-large-v3"
+    assert openai["TRANSCRIBE_API_KEY_PARAM"] == ""  # none of its own: the code falls back to the OpenAI key
+    assert openai["OPENAI_API_KEY_PARAM"] == "/chat-debouncer/openai_api_key"
+    assert openai["WHATSAPP_ACCESS_TOKEN_PARAM"] == "/chat-debouncer/whatsapp_access_token"
+    assert openai["TELEGRAM_BOT_TOKEN_PARAM"] == "/chat-debouncer/telegram_bot_token"
+    assert openai["INSTAGRAM_ACCESS_TOKEN_PARAM"] == ""  # Instagram media are CDN URLs; its token is for presence
+
+    china = planned_environment(_plan_with(tf_workspace, "china", {"aws_region": "cn-north-1"}), "process_message")
+    assert china["MEDIA_BUCKET"] == "chat-debouncer-media-123456789012-cn-north-1"
+
+
+def test_process_message_media_grants_follow_the_configuration(tf_workspace: Any) -> None:
+    """s3:PutObject/GetObject on media/* only; Amazon Transcribe (jobs, transcripts/*) only with transcribe_provider
+    = "aws"; the media key only through S3; the secrets the media paths read, and no others."""
+    bucket_arn = f"arn:aws:s3:::{MEDIA_BUCKET}"
+    defaults = planned_statements(_plan(tf_workspace, "defaults"), "process_message")
+    assert defaults["MediaObjects"]["actions"] == ["s3:GetObject", "s3:PutObject"]
+    assert defaults["MediaObjects"]["resources"] == [f"{bucket_arn}/media/*"]
+    assert not {a for a in _actions(defaults) if a.startswith(("transcribe:", "kms:"))}
+    assert [r for s in defaults.values() for r in s["resources"] or [] if r and r.startswith("arn:aws:s3")] == [
+        f"{bucket_arn}/media/*"
+    ]
+
+    aws = planned_statements(_plan(tf_workspace, "media_transcribe_aws"), "process_message")
+    assert aws["TranscriptionJobs"]["actions"] == ["transcribe:GetTranscriptionJob", "transcribe:StartTranscriptionJob"]
+    assert aws["TranscriptionJobs"]["resources"] == [f"arn:aws:transcribe:{REGION}:123456789012:transcription-job/*"]
+    assert aws["TranscriptObjects"]["resources"] == [f"{bucket_arn}/transcripts/*"]
+    assert aws["MediaKeyViaS3"]["actions"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert aws["MediaKeyViaS3"]["resources"] == [KMS_KEY]
+    assert aws["MediaKeyViaS3"]["condition"] == [
+        {"test": "StringEquals", "variable": "kms:ViaService", "values": [f"s3.{REGION}.amazonaws.com"]}
+    ]
+
+    # A customer managed key without Amazon Transcribe: the key via S3, never Transcribe.
+    kms_only = planned_statements(_plan(tf_workspace, "openai_kms"), "process_message")
+    assert "MediaKeyViaS3" in kms_only
+    assert not {a for a in _actions(kms_only) if a.startswith("transcribe:")}
+
+    openai = planned_statements(_plan(tf_workspace, "media_transcribe_openai"), "process_message")
+    assert not {a for a in _actions(openai) if a.startswith("transcribe:")}
+    parameter = f"arn:aws:ssm:{REGION}:123456789012:parameter/chat-debouncer"
+    assert sorted(openai["ReadSecrets"]["resources"]) == [
+        f"{parameter}/openai_api_key",  # transcription's fallback key, though Bedrock answers
+        f"{parameter}/telegram_bot_token",
+        f"{parameter}/whatsapp_access_token",
+    ]
+
+
+def test_a_media_bucket_name_over_63_characters_stops_plan(tf_workspace: Any) -> None:
+    """S3 bucket names are at most 63 characters: a long name_prefix in a long Region name stops at plan, saying so."""
+    result = tf_workspace.plan({"name_prefix": "a" * 32, "aws_region": "ap-southeast-2"})
+    assert not result.ok
+    said = _said(result)
+    assert "more than S3's 63: shorten name_prefix" in said, said[-3000:]
