@@ -39,14 +39,13 @@ def test_a_text_burst_is_echoed_one_line_per_message_with_the_count() -> None:
     assert EchoAI(media=False).answer(three) == "You said (3 messages):\na\nb\nc"
 
 
-def test_a_burst_with_media_is_echoed_part_by_part_describing_each_item() -> None:
+def test_a_burst_with_media_is_echoed_one_line_per_message_describing_each_item() -> None:
     assert EchoAI().answer(MEDIA_BURST) == (
         "You said (4 messages):\n"
         "what is wrong with it?\n"
         "[image: image/jpeg, 245.3 kB]\n"
         "[voice, transcribed] it beeps twice then stops\n"
-        '[document "manual.pdf": application/pdf, 1.8 MB]\n'
-        "manual attached"
+        '[document "manual.pdf": application/pdf, 1.8 MB] manual attached'
     )
 
 
@@ -58,6 +57,17 @@ def test_with_ai_media_off_it_shows_what_a_text_only_model_gets() -> None:
         "what is wrong with it?\n"
         "[image 245.3 kB: not shown to this text-only model]\n"
         "[voice, transcribed] it beeps twice then stops\n"
-        '[document "manual.pdf" 1.8 MB: not shown to this text-only model]\n'
-        "manual attached"
+        '[document "manual.pdf" 1.8 MB: not shown to this text-only model] manual attached'
+    )
+
+
+def test_parts_laid_out_otherwise_than_per_message_get_a_line_each() -> None:
+    request = AIRequest(
+        system_prompt="s",
+        messages=(inbound("1", "two photos"),),
+        parts=(TextPart("two photos"), MediaPart("image", "image/png", b"a"), MediaPart("image", "image/png", b"b")),
+    )
+
+    assert EchoAI().answer(request) == (
+        "You said (1 message):\ntwo photos\n[image: image/png, 1 byte]\n[image: image/png, 1 byte]"
     )
