@@ -17,6 +17,7 @@ from debouncer.adapters.stepfunctions import StepFunctionsTimer
 from debouncer.config import Settings
 from debouncer.errors import ConfigurationError
 from debouncer.ingest import Ingest
+from debouncer.media.resolve import MediaResolver
 from debouncer.metrics import Counters
 from debouncer.models import CHANNELS
 from debouncer.ports import AIProvider, ChannelSender
@@ -144,6 +145,27 @@ def build_processor(settings: Settings | None = None) -> Processor:
         history_turns=settings.ai_history_turns,
         fallback_message=settings.ai_fallback_message,
         presence=build_senders(settings) if settings.show_typing else None,
+        media=build_media_resolver(settings),
+    )
+
+
+def build_media_resolver(settings: Settings) -> MediaResolver | None:
+    """Media read after the claim: per-channel sources, the media bucket, the transcriber; None without a bucket
+    (media then stays placeholders, as before)."""
+    if not settings.media_bucket:
+        return None
+    # Imported here: post_message and reply never read media, and their cold starts need not load any of this.
+    from debouncer.adapters.media_sources import build_media_sources
+    from debouncer.adapters.s3 import S3MediaStore
+    from debouncer.adapters.transcribers import build_transcriber
+
+    secrets = Secrets(settings)
+    store = S3MediaStore(client("s3", settings), settings.media_bucket)
+    return MediaResolver(
+        build_media_sources(settings, secrets),
+        store,
+        build_transcriber(settings, secrets, store),
+        max_bytes=settings.max_media_bytes,
     )
 
 
