@@ -70,12 +70,13 @@ locals {
   channel_token_names    = ["whatsapp_access_token", "telegram_bot_token", "instagram_access_token"]
   secrets_read_by = {
     post_message = ["meta_app_secret", "meta_verify_token", "telegram_secret_token", "generic_secret"]
-    # process_message downloads WhatsApp and Telegram media with their tokens (Instagram's are plain CDN URLs); presence
-    # (show_typing) calls every channel. Transcription by OpenAI uses its own key, or the OpenAI one when none is set.
+    # process_message reads a channel's media once that channel is configured for its real API, which its token
+    # says (WhatsApp and Telegram download with it; Instagram's CDN URLs need none, but without the token replies and
+    # media both stay local), and presence (show_typing) calls every channel. Transcription by OpenAI uses its own
+    # key, or the OpenAI one when none is set.
     process_message = distinct(concat(
       var.ai_provider == "openai" ? ["openai_api_key"] : [],
-      ["whatsapp_access_token", "telegram_bot_token"],
-      var.show_typing ? local.channel_token_names : [],
+      local.channel_token_names,
       var.transcribe_provider != "openai" ? [] : [var.secret_parameter_names.transcribe_api_key != null ? "transcribe_api_key" : "openai_api_key"],
     ))
     # The generic channel's replies are signed with the same secret its webhooks are verified with.
@@ -235,8 +236,6 @@ locals {
       TRANSCRIBE_BASE_URL         = var.transcribe_base_url
       TRANSCRIBE_MODEL            = var.transcribe_model
       TRANSCRIBE_API_KEY_PARAM    = var.transcribe_provider == "openai" ? local.secret_parameter_env.transcribe_api_key : ""
-      # Instagram media are CDN URLs fetched without a token: its token is only for presence, and only granted then.
-      INSTAGRAM_ACCESS_TOKEN_PARAM = var.show_typing ? local.secret_parameter_env.instagram_access_token : ""
     })
     reply = merge(local.common_environment, local.channel_environment, {
       GENERIC_CALLBACK_URL = var.generic_callback_url

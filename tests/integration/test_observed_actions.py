@@ -10,6 +10,8 @@ import json
 import uuid
 from pathlib import Path
 
+from pytest_httpserver import HTTPServer
+
 from debouncer.adapters.ai_echo import EchoAI
 from debouncer.errors import PermanentError
 from debouncer.ports import OutboundMessage, TextLimit
@@ -39,11 +41,17 @@ class BlockedSender:
         LOCAL_OUTBOX.add({"recipient": message.recipient_id, "message_ids": list(message.message_ids)})
 
 
-def test_every_path_calls_exactly_the_committed_actions(start_runtime: RuntimeFactory) -> None:
+def test_every_path_calls_exactly_the_committed_actions(start_runtime: RuntimeFactory, httpserver: HTTPServer) -> None:
     runtime = start_runtime(MAX_MESSAGES="2")
     runtime.handlers["process_message"].processor._ai = HistoryEchoAI()
-    runtime.handlers["reply"].replier._senders = {"whatsapp": BlockedSender()}
+    runtime.handlers["reply"].replier._senders = {"whatsapp": BlockedSender(), "generic": BlockedSender()}
     user, blocked = "1555" + uuid.uuid4().hex[:8], "blocked" + uuid.uuid4().hex[:8]
+
+    # GIVEN a burst with a photo (read once into the media bucket)
+    httpserver.expect_request("/photo.png").respond_with_data(b"\x89PNG\r\n\x1a\n photo", content_type="image/png")
+    photo = {"url": httpserver.url_for("/photo.png"), "mime_type": "image/png"}
+    post(runtime, "generic", {**builders.generic(f"conv-{user}", f"m-{user}", "look"), "media": [photo]})
+    wait_for(lambda: replies_to(runtime, f"conv-{user}"))
 
     # GIVEN two bursts for one user (the second reads history), a flush, a duplicate, and a user who blocked us
     for i in range(2):

@@ -388,7 +388,8 @@ def test_process_message_gets_the_media_settings(tf_workspace: Any) -> None:
     assert openai["OPENAI_API_KEY_PARAM"] == "/chat-debouncer/openai_api_key"
     assert openai["WHATSAPP_ACCESS_TOKEN_PARAM"] == "/chat-debouncer/whatsapp_access_token"
     assert openai["TELEGRAM_BOT_TOKEN_PARAM"] == "/chat-debouncer/telegram_bot_token"
-    assert openai["INSTAGRAM_ACCESS_TOKEN_PARAM"] == ""  # Instagram media are CDN URLs; its token is for presence
+    # Instagram's media is read once its token says the channel is real (its CDN URLs need no token themselves).
+    assert openai["INSTAGRAM_ACCESS_TOKEN_PARAM"] == "/chat-debouncer/instagram_access_token"
 
     china = planned_environment(_plan_with(tf_workspace, "china", {"aws_region": "cn-north-1"}), "process_message")
     assert china["MEDIA_BUCKET"] == "chat-debouncer-media-123456789012-cn-north-1"
@@ -425,6 +426,7 @@ def test_process_message_media_grants_follow_the_configuration(tf_workspace: Any
     assert not {a for a in _actions(openai) if a.startswith("transcribe:")}
     parameter = f"arn:aws:ssm:{REGION}:123456789012:parameter/chat-debouncer"
     assert sorted(openai["ReadSecrets"]["resources"]) == [
+        f"{parameter}/instagram_access_token",  # says the channel is real: its media is read
         f"{parameter}/openai_api_key",  # transcription's fallback key, though Bedrock answers
         f"{parameter}/telegram_bot_token",
         f"{parameter}/whatsapp_access_token",

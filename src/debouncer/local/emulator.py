@@ -79,6 +79,7 @@ from debouncer.local.environments import (
     current_invocation,
     error_payload,
     isolate_powertools,
+    threads_join_their_invocation,
 )
 from debouncer.local.transactions import item_level_rollback
 
@@ -293,6 +294,8 @@ class Emulator:
         self._rollback.__enter__()
         self._isolation = isolate_powertools()
         self._isolation.__enter__()
+        self._threads = threads_join_their_invocation()
+        self._threads.__enter__()
         StateTaskServiceLambda._from_error = _lambda_from_error  # type: ignore[method-assign,assignment]
         BotocoreStubber.process_request = _dispatch  # type: ignore[method-assign,assignment]
         Timestamp._get_wait_seconds = _wait_seconds_rounded_up  # type: ignore[method-assign]
@@ -325,6 +328,7 @@ class Emulator:
         for pool in self.pools.values():
             pool.close()
         StateTaskServiceLambda._from_error = _ORIGINAL_LAMBDA_FROM_ERROR  # type: ignore[method-assign]
+        self._threads.__exit__(None, None, None)
         self._isolation.__exit__(None, None, None)
         BotocoreStubber.process_request = _ORIGINAL_PROCESS_REQUEST  # type: ignore[method-assign]
         Timestamp._get_wait_seconds = _ORIGINAL_WAIT_SECONDS  # type: ignore[method-assign]

@@ -125,12 +125,15 @@ class _Invocation:
             self.context.deadline = self.deadline
 
     def forward(self, stubber: Any, request: Any) -> Response | None:
-        """From the environment's thread: have the invoking thread serve this AWS request, or refuse it if killed."""
+        """From the environment's thread (or a thread its handler started): have the invoking thread serve this AWS
+        request; refuse it once the invocation was killed, or has returned (Lambda freezes the environment then: a
+        thread the handler left running makes no call until a later invocation thaws it)."""
         call = _AwsCall(stubber, request)
         with self.lock:
-            if self.dead:
+            if self.dead or self.finished:
                 self.pool.count("refused_calls")
-                raise InvocationKilled(f"{self.pool.name} timed out: Lambda would have killed this invocation")
+                why = "timed out: Lambda would have killed" if self.dead else "returned: Lambda would have frozen"
+                raise InvocationKilled(f"{self.pool.name} {why} this invocation")
             self.channel.put(call)
         call.done.wait()
         if call.error is not None:
@@ -144,6 +147,18 @@ class _Invocation:
                 return
             self.finished = True
             self.channel.put(outcome)
+
+    def refuse_pending(self) -> None:
+        """From the invoking thread once the outcome is in: refuse the AWS requests still queued behind it."""
+        while True:
+            try:
+                pending = self.channel.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(pending, _AwsCall):
+                self.pool.count("refused_calls")
+                pending.error = InvocationKilled(f"{self.pool.name} returned: Lambda would have frozen this invocation")
+                pending.done.set()
 
     def kill(self) -> bool:
         """From the invoking thread at the deadline: refuse whatever the handler asks from now on."""
@@ -233,6 +248,7 @@ class ExecutionEnvironment:
                 invocation.extend(time.monotonic() - served)
                 message.done.set()
                 continue
+            invocation.refuse_pending()  # calls a thread of the handler's made as it returned
             if message.error is not None:
                 raise message.error
             return message.result
@@ -532,6 +548,34 @@ def _cold_start(utility: str, original: Callable[[], bool]) -> Callable[[], bool
         return cold
 
     return is_cold_start
+
+
+_ORIGINAL_THREAD_START = threading.Thread.start
+
+
+def _start_within_invocation(thread: threading.Thread) -> None:
+    # A thread a handler starts (parallel downloads, an AI call bounded by the deadline) belongs to its invocation, as
+    # on Lambda: its AWS calls are the function's (its role, its counters), and are refused once the invocation ends.
+    invocation = current_invocation()
+    if invocation is not None:
+        run = thread.run
+
+        def run_within() -> None:
+            _thread.invocation = invocation
+            run()
+
+        thread.run = run_within  # type: ignore[method-assign]
+    _ORIGINAL_THREAD_START(thread)
+
+
+@contextmanager
+def threads_join_their_invocation() -> Iterator[None]:
+    """While inside: a thread started during an invocation makes its AWS calls as that invocation."""
+    threading.Thread.start = _start_within_invocation  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        threading.Thread.start = _ORIGINAL_THREAD_START  # type: ignore[method-assign]
 
 
 @contextmanager

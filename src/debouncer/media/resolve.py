@@ -68,7 +68,9 @@ class MediaResolver:
             (message, index, media)
             for message in messages
             for index, media in enumerate(message.media)
-            if media.kind in READ_KINDS and media.ref
+            # A channel with no source reads no media (not configured for its real API, as its replies then go to
+            # the local outbox): its items stay placeholders, as when no media bucket is configured.
+            if media.kind in READ_KINDS and media.ref and message.channel in self._sources
         ]
         if not items:
             return ()
@@ -104,11 +106,8 @@ class MediaResolver:
         item = ResolvedMedia(message.message_id, index, media.kind)
         stored = self._store.get(key)
         if stored is None:
-            source = self._sources.get(message.channel)
             try:
-                if source is None:
-                    raise MediaUnavailableError(f"the {message.channel} channel cannot download media")
-                stored = source.fetch(message, media, max_bytes=self._max_bytes)
+                stored = self._sources[message.channel].fetch(message, media, max_bytes=self._max_bytes)
             except MediaUnavailableError as error:
                 logger.info("media not readable", extra={"kind": media.kind, "reason": str(error)})
                 return replace(item, problem=str(error))

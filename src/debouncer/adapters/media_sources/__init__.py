@@ -13,26 +13,29 @@ from debouncer.ports import MediaSource
 
 
 def build_media_sources(settings: Settings, secrets: Secrets) -> dict[str, MediaSource]:
-    """The media source of each channel, keyed by channel name; build once per execution environment.
+    """The media source of each channel configured for its real API, keyed by channel name; build once per
+    execution environment.
 
-    A channel without its token still has a source: each fetch then says the token is not configured.
+    As with replies, a channel is real once its access token is configured; without it (`make run`'s default) its
+    replies go to the local outbox and its media stays placeholders, with no attempt to reach the channel. The
+    generic channel's media is at the URLs its payload gives, so it always has a source.
     """
     timeout = settings.media_fetch_timeout_seconds
     api = build_client()  # the channels' own APIs, at configured base URLs
     payload_urls = build_client(payload_urls=True, allow_loopback=settings.media_allow_loopback)
-    whatsapp_token = secrets.getter("whatsapp_access_token") if secrets.configured("whatsapp_access_token") else None
-    telegram_token = secrets.getter("telegram_bot_token") if secrets.configured("telegram_bot_token") else None
-    return {
-        "whatsapp": WhatsAppMediaSource(
+    sources: dict[str, MediaSource] = {"generic": GenericMediaSource(timeout_seconds=timeout, client=payload_urls)}
+    if secrets.configured("whatsapp_access_token"):
+        sources["whatsapp"] = WhatsAppMediaSource(
             settings.whatsapp_api_base_url,
             settings.whatsapp_api_version,
-            whatsapp_token,
+            secrets.getter("whatsapp_access_token"),
             timeout_seconds=timeout,
             client=api,
-        ),
-        "telegram": TelegramMediaSource(
-            settings.telegram_api_base_url, telegram_token, timeout_seconds=timeout, client=api
-        ),
-        "instagram": InstagramMediaSource(timeout_seconds=timeout, client=payload_urls),
-        "generic": GenericMediaSource(timeout_seconds=timeout, client=payload_urls),
-    }
+        )
+    if secrets.configured("telegram_bot_token"):
+        sources["telegram"] = TelegramMediaSource(
+            settings.telegram_api_base_url, secrets.getter("telegram_bot_token"), timeout_seconds=timeout, client=api
+        )
+    if secrets.configured("instagram_access_token"):
+        sources["instagram"] = InstagramMediaSource(timeout_seconds=timeout, client=payload_urls)
+    return sources
