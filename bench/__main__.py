@@ -5,6 +5,7 @@ Stages, each bounded in time and count:
 2. Lambda artifacts: zip sizes, cold import times (bench.artifacts);
 3. bursts of 1, 4 and 10 through both designs on one emulator: AWS calls, capacity units, state transitions,
    execution durations, Lambda durations, reply lateness (bench.pipeline, bench.figures);
+4. the latency one media item adds to process_message (bench.media);
 then the cost of a million messages at list prices (bench.prices), the table, and build/bench.json.
 """
 
@@ -18,7 +19,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ack, artifacts, pipeline, prices
+from bench import ack, artifacts, media, pipeline, prices
 from bench.figures import BurstFigures, Cost, LambdaConfig, cost_per_million, lambda_config, summarize
 from bench.pipeline import percentile
 from bench.report import Report, Row, Target
@@ -29,6 +30,7 @@ SENDERS = 16
 SATURATED_REQUESTS, SATURATED_S, PACED_S, PACED_INTERVAL_S = 2000, 12.0, 8.0, 1.0
 DEBOUNCE_S, MAX_WAIT_S, GAP_S, BURSTS_PER_SIZE = 10, 60, 0.3, 4
 IMPORT_RUNS = 5
+MEDIA_BURSTS = 6
 
 
 def log(message: str) -> None:
@@ -69,6 +71,14 @@ def main() -> int:
     }
     costs |= {("naive", s): cost_per_million(figures["naive", s], "standard", config) for s in pipeline.SIZES}
     report = build_report(loads, built, run, figures, costs, config)
+    photo = media.run(MEDIA_BURSTS, progress=log)
+    section = f"media: process_message, generic bursts of one message, {media.PHOTO_BYTES // 1024} KiB photo, echo AI"
+    report.rows += [
+        Row(section, "process_message p50, text only", "ms", photo.without_ms),
+        Row(section, "process_message p50, the same with one photo", "ms", photo.with_ms),
+        Row(section, "  latency one media item adds, p50 (download, store, read back)", "ms", photo.added_ms),
+        Row(section, "  of which outside the emulated AWS calls", "ms", photo.with_own_ms - photo.without_own_ms),
+    ]
     report.notes.append(
         f"Machine: {os.cpu_count()} CPUs, load average {load_before[0]:.2f} before and {os.getloadavg()[0]:.2f} after "
         f"(other work shares it); Python {platform.python_version()}; whole run {time.monotonic() - began:.0f} s."
