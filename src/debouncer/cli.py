@@ -14,6 +14,8 @@ from debouncer.config import Settings
 
 def serve(host: str, port: int) -> int:
     """Serve in the foreground until interrupted."""
+    # Before the handlers' modules are imported, as Lambda sets it: Powertools' child loggers take it at import.
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "chat-debouncer")
     from debouncer.local.runtime import LocalRuntime
     from debouncer.local.server import LocalServer
 
