@@ -44,6 +44,7 @@ def store(client: Any) -> DynamoDbStore:
         buffer_ttl_seconds=2 * DAY,
         history_ttl_seconds=30 * DAY,
         dedupe_ttl_seconds=8 * DAY,
+        reply_lease_seconds=35,
     )
 
 

@@ -679,6 +679,7 @@ def test_the_table_source_reads_answered_turns(table: Any) -> None:
         buffer_ttl_seconds=3600,
         history_ttl_seconds=3600,
         dedupe_ttl_seconds=3600,
+        reply_lease_seconds=35,
     )
     user, key = "15550001001", "whatsapp#106540352242922#15550001001"
     # GIVEN two answered bursts (the first delivered) and a third still open in the buffer

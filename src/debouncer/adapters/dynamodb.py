@@ -33,9 +33,6 @@ TURN_OVERHEAD = 16 * 1024
 BUFFER_LIMIT = ITEM_LIMIT - ANSWER_LIMIT - 2 * REASON_LIMIT - MEDIA_LIMIT - TURN_OVERHEAD
 # A transaction holds at most 100 items: the buffer update, the turn, and up to 98 dedupe records.
 DEDUPE_IN_CLAIM = 98
-# Longer than one reply invocation can run (Terraform keeps lambda_timeout.reply below it): a lease only lapses once
-# its holder is certainly gone, and each retry of the holder renews it.
-REPLY_LEASE_SECONDS = 120
 THROTTLING = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -105,7 +102,7 @@ class DynamoDbStore:
         buffer_ttl_seconds: int,
         history_ttl_seconds: int,
         dedupe_ttl_seconds: int,
-        reply_lease_seconds: int = REPLY_LEASE_SECONDS,
+        reply_lease_seconds: int,
     ) -> None:
         self._client = client
         # Longer than one reply attempt (debouncer.workflow.reply_lease_seconds): Express's time limit counts its wait.
