@@ -9,14 +9,9 @@ from typing import Any
 
 import httpx
 
-# Shared with the transcription adapter; imported under the names this module always had.
-from debouncer.adapters.http_retry import BACKOFF_BASE_SECONDS as BACKOFF_BASE_SECONDS
+# Shared with the transcription adapter (MAX_DELAY_SECONDS: what the tests hold the backoff to).
 from debouncer.adapters.http_retry import MAX_DELAY_SECONDS as MAX_DELAY_SECONDS
-from debouncer.adapters.http_retry import RETRY_STATUSES as _RETRY_STATUSES
-from debouncer.adapters.http_retry import TRANSIENT_ERRORS as _TRANSIENT_ERRORS
-from debouncer.adapters.http_retry import backoff_delay as _delay
-from debouncer.adapters.http_retry import error_code as _error_code
-from debouncer.adapters.http_retry import retry_after as _retry_after
+from debouncer.adapters.http_retry import GaveUp, Refused, post_with_attempts
 from debouncer.errors import PermanentError
 from debouncer.media.limits import OPENAI, MediaLimits, Native, only_text
 from debouncer.ports import AIRequest
@@ -73,24 +68,17 @@ class OpenAICompatibleAI:
         key = self._api_key()  # read per answer, so a rotated secret is picked up
         headers = {"Authorization": f"Bearer {key}"} if key else {}
 
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                response = self._client.post(self._url, json=body, headers=headers, timeout=self._timeout)
-            except _TRANSIENT_ERRORS as e:
-                # The class name only: httpx's message can hold the URL, and with it credentials.
-                failure, retry_after = type(e).__name__, None
-            except httpx.HTTPError as e:
-                raise PermanentError(f"{self._name}: {type(e).__name__}, permanent") from e
-            else:
-                if response.is_success:
-                    return self._content(response)
-                failure = f"HTTP {response.status_code}{_error_code(response)}"
-                if response.status_code not in _RETRY_STATUSES and response.status_code < 500:
-                    raise PermanentError(f"{self._name}: {failure}, permanent")
-                retry_after = _retry_after(response)
-            if attempt < self._max_attempts:
-                self._sleep(_delay(attempt, retry_after))
-        raise PermanentError(f"{self._name}: {failure}, gave up after {self._max_attempts} attempt(s)")
+        try:
+            response = post_with_attempts(
+                lambda: self._client.post(self._url, json=body, headers=headers, timeout=self._timeout),
+                attempts=self._max_attempts,
+                sleep=self._sleep,
+            )
+        except Refused as e:
+            raise PermanentError(f"{self._name}: {e.failure}, permanent") from e
+        except GaveUp as e:
+            raise PermanentError(f"{self._name}: {e}") from e
+        return self._content(response)
 
     def _turn_content(self, turn: ChatTurn) -> str | list[dict[str, Any]]:
         """A string, as every OpenAI-compatible server reads; a list of parts in burst order only when it carries an

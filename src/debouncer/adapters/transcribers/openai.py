@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from debouncer.adapters.http_retry import TRANSIENT_ERRORS, backoff_delay, error_code, is_retryable_status, retry_after
+from debouncer.adapters.http_retry import GaveUp, Refused, post_with_attempts
 from debouncer.adapters.transcribers.formats import audio_format
 from debouncer.errors import RetryableError
 from debouncer.media.model import FetchedMedia, MediaUnavailableError
@@ -53,26 +53,19 @@ class OpenAICompatibleTranscriber:
         key_value = self._api_key()  # read per call, so a rotated secret is picked up
         headers = {"Authorization": f"Bearer {key_value}"} if key_value else {}
 
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                response = self._client.post(self._url, files=files, data=data, headers=headers, timeout=self._timeout)
-            except TRANSIENT_ERRORS as e:
-                # The class name only: httpx's message can hold the URL, and with it credentials.
-                failure, wait = type(e).__name__, None
-            except httpx.HTTPError as e:
-                raise MediaUnavailableError(f"{self._name}: {type(e).__name__}") from e
-            else:
-                if response.is_success:
-                    return self._text(response)
-                failure = f"HTTP {response.status_code}{error_code(response)}"
-                if not is_retryable_status(response.status_code):
-                    # Unsupported format, file too large, bad key or model: the same request fails again.
-                    raise MediaUnavailableError(f"{self._name}: {failure}")
-                wait = retry_after(response)
-            if attempt < self._max_attempts:
-                self._sleep(backoff_delay(attempt, wait))
-        # The state machine retries process_message later; the stored media is read again, not downloaded.
-        raise RetryableError(f"{self._name}: {failure}, gave up after {self._max_attempts} attempt(s)", wait)
+        try:
+            response = post_with_attempts(
+                lambda: self._client.post(self._url, files=files, data=data, headers=headers, timeout=self._timeout),
+                attempts=self._max_attempts,
+                sleep=self._sleep,
+            )
+        except Refused as e:
+            # Unsupported format, file too large, bad key or model: the same request fails again.
+            raise MediaUnavailableError(f"{self._name}: {e.failure}") from e
+        except GaveUp as e:
+            # The state machine retries process_message later; the stored media is read again, not downloaded.
+            raise RetryableError(f"{self._name}: {e}", e.retry_after) from e
+        return self._text(response)
 
     def _text(self, response: httpx.Response) -> str:
         try:
