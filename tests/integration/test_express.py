@@ -123,10 +123,10 @@ class WrappedSender:
         self._before = before
         self.attempts = 0
 
-    def send(self, message: OutboundMessage) -> None:
+    def send(self, message: OutboundMessage) -> str | None:
         self.attempts += 1
         self._before(self.attempts)
-        self._inner.send(message)
+        return self._inner.send(message)  # type: ignore[no-any-return]
 
     def show_typing(self, message: OutboundMessage) -> None:
         self._inner.show_typing(message)

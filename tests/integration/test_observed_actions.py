@@ -33,12 +33,13 @@ class BlockedSender:
 
     text_limit = TextLimit(4096)
 
-    def send(self, message: OutboundMessage) -> None:
+    def send(self, message: OutboundMessage) -> str | None:
         if message.recipient_id.startswith("blocked"):
             raise PermanentError("user blocked the bot")
         from debouncer.adapters.outbox import LOCAL_OUTBOX
 
         LOCAL_OUTBOX.add({"recipient": message.recipient_id, "message_ids": list(message.message_ids)})
+        return None
 
 
 def test_every_path_calls_exactly_the_committed_actions(start_runtime: RuntimeFactory, httpserver: HTTPServer) -> None:

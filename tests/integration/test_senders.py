@@ -15,6 +15,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from debouncer.adapters.outbox import Outbox, OutboxSender
 from debouncer.adapters.senders.generic import GenericSender
 from debouncer.adapters.senders.instagram import InstagramSender
 from debouncer.adapters.senders.telegram import TelegramSender
@@ -108,9 +109,11 @@ def test_whatsapp_send_posts_the_documented_text_message(httpserver: HTTPServer)
         json=load("whatsapp_send_text_request"),
     ).respond_with_json(load("whatsapp_send_response"))
 
-    whatsapp(httpserver).send(WA_MESSAGE)
+    sent = whatsapp(httpserver).send(WA_MESSAGE)
 
     assert len(httpserver.log) == 1
+    # The wamid the Cloud API gave the sent message: messages[0].id.
+    assert sent == "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBJCMDAwMDAwMDAwMDAwMDAwMwA="
 
 
 def test_whatsapp_uses_the_default_phone_number_id_when_the_message_has_none(httpserver: HTTPServer) -> None:
@@ -247,10 +250,32 @@ def test_telegram_send_posts_plain_text_to_send_message(httpserver: HTTPServer) 
         f"/bot{TG_TOKEN}/sendMessage", method="POST", headers=JSON, json=expected
     ).respond_with_json(load("telegram_send_message_response"))
 
-    telegram(httpserver).send(TG_MESSAGE)
+    sent = telegram(httpserver).send(TG_MESSAGE)
 
     assert len(httpserver.log) == 1
     assert "Authorization" not in httpserver.log[0][0].headers
+    # The form inbound Telegram message ids take: f"{chat.id}:{message_id}".
+    assert sent == "123456789:1454"
+
+
+def test_telegram_sent_id_names_the_chat_the_api_answers_with(httpserver: HTTPServer) -> None:
+    # An @username recipient: the answer's chat.id is the numeric id inbound messages of that chat carry.
+    httpserver.expect_request(f"/bot{TG_TOKEN}/sendMessage").respond_with_json(
+        {"ok": True, "result": {"message_id": 88, "chat": {"id": -1001234567890, "type": "channel"}}}
+    )
+    sent = telegram(httpserver).send(OutboundMessage("telegram", "7000000001", "@news", "hi", ("x",)))
+    assert sent == "-1001234567890:88"
+
+
+@pytest.mark.parametrize(("recipient", "expected"), [("-1001234567890", "-1001234567890:88"), ("@news", None)])
+def test_telegram_sent_id_without_a_chat_in_the_answer(
+    httpserver: HTTPServer, recipient: str, expected: str | None
+) -> None:
+    # A numeric recipient is the chat id; an @username is not the form inbound ids take, so no id.
+    httpserver.expect_request(f"/bot{TG_TOKEN}/sendMessage").respond_with_json(
+        {"ok": True, "result": {"message_id": 88}}
+    )
+    assert telegram(httpserver).send(OutboundMessage("telegram", "7000000001", recipient, "hi", ("x",))) == expected
 
 
 @pytest.mark.parametrize(
@@ -369,9 +394,11 @@ def test_instagram_send_posts_the_documented_message(httpserver: HTTPServer) -> 
         json=load("instagram_send_request"),
     ).respond_with_json(load("instagram_send_response"))
 
-    instagram(httpserver).send(IG_MESSAGE)
+    sent = instagram(httpserver).send(IG_MESSAGE)
 
     assert len(httpserver.log) == 1
+    # The mid an echo of this message will carry.
+    assert sent == load("instagram_send_response")["message_id"]
 
 
 def test_instagram_show_typing_marks_seen_then_types_in_two_requests(httpserver: HTTPServer) -> None:
@@ -433,7 +460,7 @@ def test_instagram_429_honours_retry_after(httpserver: HTTPServer) -> None:
 def test_generic_send_posts_compact_json_signed_like_inbound_webhooks(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/callback", method="POST", headers=JSON).respond_with_data("", 204)
 
-    generic(httpserver).send(GENERIC_MESSAGE)
+    assert generic(httpserver).send(GENERIC_MESSAGE) is None
 
     ((request, _),) = httpserver.log
     body = request.get_data()
@@ -454,6 +481,12 @@ def test_generic_signature_covers_non_ascii_text_as_sent(httpserver: HTTPServer)
     ((request, _),) = httpserver.log
     assert json.loads(request.get_data())["text"] == "Olá 😀"
     verify_generic_signature(GENERIC_SECRET, request.get_data(), request.headers["X-Signature-256"])
+
+
+@pytest.mark.parametrize("status", [200, 201, 202])
+def test_generic_returns_the_message_id_the_callback_answers_with(httpserver: HTTPServer, status: int) -> None:
+    httpserver.expect_request("/callback").respond_with_json({"message_id": "cb-7f3a", "other": 1}, status=status)
+    assert generic(httpserver).send(GENERIC_MESSAGE) == "cb-7f3a"
 
 
 def test_generic_show_typing_is_a_no_op(httpserver: HTTPServer) -> None:
@@ -500,6 +533,59 @@ PATHS = {
     "instagram": f"/{VERSION}/{IG_ID}/messages",
     "generic": "/callback",
 }
+
+
+# 2xx answers that say the message left but give no usable id: the send succeeded all the same.
+NO_ID_ANSWERS: dict[str, list[Response]] = {
+    "whatsapp": [
+        Response("{}", 200, content_type="application/json"),
+        Response('{"messaging_product":"whatsapp","contacts":[],"messages":[]}', 200, content_type="application/json"),
+        Response('{"messages":[{"id":""}]}', 200, content_type="application/json"),
+        Response('{"messages":[{"id":123}]}', 200, content_type="application/json"),
+        Response('{"messages":["wamid.x"]}', 200, content_type="application/json"),
+        Response("", 200),
+        Response("<html>ok</html>", 200, content_type="text/html"),
+    ],
+    "telegram": [
+        Response('{"ok":true,"result":{}}', 200, content_type="application/json"),
+        Response('{"ok":true,"result":true}', 200, content_type="application/json"),
+        Response(
+            '{"ok":true,"result":{"message_id":"12","chat":{"id":123456789}}}', 200, content_type="application/json"
+        ),
+        Response(
+            '{"ok":true,"result":{"message_id":true,"chat":{"id":123456789}}}', 200, content_type="application/json"
+        ),
+        Response("{}", 200, content_type="application/json"),
+        Response("", 200),
+    ],
+    "instagram": [
+        Response('{"recipient_id":"1059000000000042"}', 200, content_type="application/json"),
+        Response('{"message_id":null}', 200, content_type="application/json"),
+        Response('{"message_id":42}', 200, content_type="application/json"),
+        Response("[]", 200, content_type="application/json"),
+        Response("", 200),
+    ],
+    "generic": [
+        Response("", 204),
+        Response("", 200),
+        Response("accepted", 202, content_type="text/plain"),
+        Response('{"ok":true}', 200, content_type="application/json"),
+        Response('{"message_id":42}', 200, content_type="application/json"),
+        Response('{"message_id":""}', 200, content_type="application/json"),
+        Response('["message_id"]', 200, content_type="application/json"),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("channel", "answer"), [(channel, answer) for channel, answers in NO_ID_ANSWERS.items() for answer in answers]
+)
+def test_a_2xx_without_an_id_is_a_success_returning_none(
+    httpserver: HTTPServer, channel: str, answer: Response
+) -> None:
+    httpserver.expect_request(PATHS[channel], method="POST").respond_with_response(answer)
+    assert SENDERS[channel](httpserver).send(MESSAGES[channel]) is None
+    assert len(httpserver.log) == 1
 
 
 @pytest.mark.parametrize(
@@ -553,3 +639,30 @@ def test_a_token_that_breaks_the_request_is_permanent_and_not_quoted(httpserver:
     assert "LocalProtocolError" in failure(lambda: bad_header.send(WA_MESSAGE), PermanentError)
     assert "InvalidURL" in failure(lambda: bad_url.send(TG_MESSAGE), PermanentError)
     assert httpserver.log == []
+
+
+# --- The local outbox ---------------------------------------------------------------------------------------
+
+
+def test_the_outbox_sender_records_and_returns_a_fresh_local_id_per_part() -> None:
+    outbox = Outbox()
+    sender = OutboxSender(outbox, clock=lambda: 1234.5)
+
+    first = sender.send(WA_MESSAGE)
+    second = sender.send(WA_MESSAGE)
+
+    assert first is not None
+    assert second is not None
+    assert first.startswith("local-")
+    assert first != second
+    assert [entry["message_id"] for entry in outbox.entries()] == [first, second]
+    assert outbox.entries()[0] == {
+        "channel": "whatsapp",
+        "message_id": first,
+        "account_id": PHONE_NUMBER_ID,
+        "recipient": "16505551234",
+        "text": TEXT,
+        "message_ids": ["wamid.earlier", WAMID],
+        "thread_id": None,
+        "sent_at": 1234.5,
+    }

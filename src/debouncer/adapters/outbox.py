@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from typing import Any
+from uuid import uuid4
 
 from debouncer.ports import OutboundMessage, TextLimit
 
@@ -45,11 +46,13 @@ class OutboxSender:
     def show_typing(self, message: OutboundMessage) -> None:
         """Nothing to show locally."""
 
-    def send(self, message: OutboundMessage) -> None:
-        """Record the reply."""
+    def send(self, message: OutboundMessage) -> str | None:
+        """Record the reply under a fresh local id, as a channel would give one, and return the id."""
+        sent_id = f"local-{uuid4().hex}"
         self._outbox.add(
             {
                 "channel": message.channel,
+                "message_id": sent_id,
                 "account_id": message.account_id,
                 "recipient": message.recipient_id,
                 "text": message.text,
@@ -58,6 +61,7 @@ class OutboxSender:
                 "sent_at": self._clock(),
             }
         )
+        return sent_id
 
 
 # One per process: the reply Lambda writes here and the local server's GET /local/outbox reads it.

@@ -18,7 +18,13 @@ _BODY_EXCERPT = 200
 
 
 class GenericSender:
-    """Implements ChannelSender for the generic channel; the receiver checks X-Signature-256 with the shared secret."""
+    """Implements ChannelSender for the generic channel; the receiver checks X-Signature-256 with the shared secret.
+
+    The callback contract: the product POSTs `{"conversation_id", "text", "in_reply_to"}` (compact JSON, signed);
+    any 2xx means the part was delivered. The callback may answer with a JSON object holding a string `message_id`,
+    the id it gave the message; `send` returns it, or None when the body has none (empty, not JSON, not a string).
+    429 and 5xx are retried, any other status is permanent.
+    """
 
     text_limit = TextLimit(4096, "chars")
 
@@ -27,8 +33,8 @@ class GenericSender:
         self._secret = secret
         self._client = client or http.build_client()
 
-    def send(self, message: OutboundMessage) -> None:
-        """POST the part; the body is serialised once so the signed bytes are the sent bytes."""
+    def send(self, message: OutboundMessage) -> str | None:
+        """POST the part; the body is serialised once so the signed bytes are the sent bytes. Returns its message_id."""
         secret = self._secret()
         # With an empty key anyone could forge the signature; the receiver must be able to trust it.
         if not secret:
@@ -41,7 +47,7 @@ class GenericSender:
         headers = {"Content-Type": "application/json", GENERIC_HEADER: meta_signature(secret, body)}
         response = http.post(self._client, self._url, channel=CHANNEL, headers=headers, content=body)
         if response.is_success:
-            return
+            return http.sent_id(http.json_object(response).get("message_id"))
         reason = f"{CHANNEL}: HTTP {response.status_code} {response.reason_phrase}"
         if excerpt := response.text[:_BODY_EXCERPT].strip():
             reason += f": {excerpt}"

@@ -59,6 +59,11 @@ def json_object(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+def sent_id(value: object) -> str | None:
+    """A channel-given message id: a non-empty string, else None (a 2xx without one still means the message left)."""
+    return value if isinstance(value, str) and value else None
+
+
 def retry_after(response: httpx.Response, now: Callable[[], float] = time.time) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None when absent or unreadable."""
     value = response.headers.get("Retry-After", "").strip()

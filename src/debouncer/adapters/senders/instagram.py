@@ -42,16 +42,17 @@ class InstagramSender:
         self._token = access_token
         self._client = client or http.build_client()
 
-    def send(self, message: OutboundMessage) -> None:
-        """Send one text part."""
-        self._post(message, {"recipient": {"id": message.recipient_id}, "message": {"text": message.text}})
+    def send(self, message: OutboundMessage) -> str | None:
+        """Send one text part; returns the mid the Send API gave it (`message_id`), None when the answer has none."""
+        response = self._post(message, {"recipient": {"id": message.recipient_id}, "message": {"text": message.text}})
+        return http.sent_id(http.json_object(response).get("message_id"))
 
     def show_typing(self, message: OutboundMessage) -> None:
         """Mark the conversation seen, then show typing: two requests, as sender actions travel alone."""
         for action in ("mark_seen", "typing_on"):
             self._post(message, {"recipient": {"id": message.recipient_id}, "sender_action": action})
 
-    def _post(self, message: OutboundMessage, body: dict[str, Any]) -> None:
+    def _post(self, message: OutboundMessage, body: dict[str, Any]) -> httpx.Response:
         if not message.account_id:
             raise PermanentError(f"{CHANNEL}: no Instagram account id on the message")
         response = http.post(
@@ -63,3 +64,4 @@ class InstagramSender:
         )
         if not response.is_success:
             raise graph_error(CHANNEL, _CODES, response)
+        return response

@@ -27,15 +27,32 @@ class TelegramSender:
         self._token = bot_token
         self._client = client or http.build_client()
 
-    def send(self, message: OutboundMessage) -> None:
-        """Send one part as plain text: no parse_mode, since an AI's output rarely survives MarkdownV2 escaping."""
-        self._call("sendMessage", message, {"text": message.text})
+    def send(self, message: OutboundMessage) -> str | None:
+        """Send one part as plain text: no parse_mode, since an AI's output rarely survives MarkdownV2 escaping.
+
+        Returns f"{chat_id}:{message_id}" of the sent message, the form inbound Telegram message ids take
+        (channels/telegram.py), or None when the answer lacks the message id.
+        """
+        result = self._call("sendMessage", message, {"text": message.text}).get("result")
+        result = result if isinstance(result, dict) else {}
+        message_id = result.get("message_id")
+        if not isinstance(message_id, int) or isinstance(message_id, bool):
+            return None
+        chat = result.get("chat")
+        chat_id = chat.get("id") if isinstance(chat, dict) else None
+        if not isinstance(chat_id, int) or isinstance(chat_id, bool):
+            # Inbound ids carry the numeric chat id: an @username recipient cannot stand in for it.
+            if not _NUMERIC.fullmatch(message.recipient_id):
+                return None
+            chat_id = int(message.recipient_id)
+        return f"{chat_id}:{message_id}"
 
     def show_typing(self, message: OutboundMessage) -> None:
         """Show "typing…" for up to 5 s; bots cannot mark messages read."""
         self._call("sendChatAction", message, {"action": "typing"})
 
-    def _call(self, method: str, message: OutboundMessage, fields: dict[str, Any]) -> None:
+    def _call(self, method: str, message: OutboundMessage, fields: dict[str, Any]) -> dict[str, Any]:
+        """Call the method; returns the answer's JSON object (possibly empty) on success."""
         chat = message.recipient_id
         body: dict[str, Any] = {"chat_id": int(chat) if _NUMERIC.fullmatch(chat) else chat, **fields}
         if message.thread_id:
@@ -44,7 +61,7 @@ class TelegramSender:
         response = http.post(self._client, f"{self._base}/bot{self._token()}/{method}", channel=CHANNEL, json=body)
         reply = http.json_object(response)
         if response.is_success and reply.get("ok") is not False:
-            return
+            return reply
         raise _error(method, response, reply)
 
 

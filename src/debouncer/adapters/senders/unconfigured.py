@@ -11,7 +11,7 @@ class UnconfiguredSender:
 
     text_limit = TextLimit(1_000_000)
 
-    def send(self, message: OutboundMessage) -> None:
+    def send(self, message: OutboundMessage) -> str | None:
         """Refuse: no token is configured for this channel."""
         raise PermanentError(f"{message.channel}: no access token is configured, so no reply can be sent")
 

@@ -53,9 +53,12 @@ class WhatsAppSender:
         self._default_phone_number_id = default_phone_number_id
         self._client = client or http.build_client()
 
-    def send(self, message: OutboundMessage) -> None:
-        """Send one text part; preview_url stays off, a reply's links should not turn into cards."""
-        self._post(
+    def send(self, message: OutboundMessage) -> str | None:
+        """Send one text part; preview_url stays off, a reply's links should not turn into cards.
+
+        Returns the wamid the Cloud API gave it (`messages[0].id`), None when the answer has none.
+        """
+        response = self._post(
             message,
             {
                 "messaging_product": "whatsapp",
@@ -65,6 +68,9 @@ class WhatsAppSender:
                 "text": {"preview_url": False, "body": message.text},
             },
         )
+        messages = http.json_object(response).get("messages")
+        first = messages[0] if isinstance(messages, list) and messages else None
+        return http.sent_id(first.get("id")) if isinstance(first, dict) else None
 
     def show_typing(self, message: OutboundMessage) -> None:
         """Mark the burst's last message (and every earlier one) read, and show typing for up to 25 s."""
@@ -80,7 +86,7 @@ class WhatsAppSender:
             },
         )
 
-    def _post(self, message: OutboundMessage, body: dict[str, Any]) -> None:
+    def _post(self, message: OutboundMessage, body: dict[str, Any]) -> httpx.Response:
         phone_number_id = message.account_id or self._default_phone_number_id
         if not phone_number_id:
             raise PermanentError(f"{CHANNEL}: no phone number id: the message has none and no default is set")
@@ -93,3 +99,4 @@ class WhatsAppSender:
         )
         if not response.is_success:
             raise graph_error(CHANNEL, _CODES, response)
+        return response
