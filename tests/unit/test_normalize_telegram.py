@@ -6,11 +6,12 @@ import re
 from typing import Any
 
 import pytest
+from tests import builders
 from tests.payloads import load
 
 from debouncer.channels import telegram
 from debouncer.errors import InvalidPayloadError
-from debouncer.models import InboundMessage, MediaRef
+from debouncer.models import MAX_TEXT_CHARS, Inbound, InboundMessage, MediaRef, MessageChange
 
 BOT = "7000000001"
 ANA = "123456789"
@@ -33,7 +34,20 @@ def update(**message: Any) -> dict[str, Any]:
 def normalize_one(payload: dict[str, Any]) -> InboundMessage:
     """The single message the update must yield."""
     [msg] = telegram.normalize(payload, BOT)
+    assert isinstance(msg, InboundMessage)
     return msg
+
+
+def edited(**message: Any) -> dict[str, Any]:
+    """The update(...) message, edited: the same message fields under edited_message, with an edit_date."""
+    return {"update_id": 2, "edited_message": {"edit_date": 1749416420} | update(**message)["message"]}
+
+
+def edit_of(payload: dict[str, Any]) -> MessageChange:
+    """The single edit the update must yield."""
+    [change] = telegram.normalize(payload, BOT)
+    assert isinstance(change, MessageChange)
+    return change
 
 
 def test_text_message_in_private_chat() -> None:
@@ -96,8 +110,19 @@ def test_group_message_is_keyed_by_chat_and_answered_in_the_chat() -> None:
     ]
 
 
-def test_edited_message_is_ignored() -> None:
-    assert telegram.normalize(load("telegram_edited_message"), BOT) == []
+def test_edited_message_is_an_edit_of_the_message_it_names() -> None:
+    # channels.md §2.3.3: the edit carries the original's message_id and date, and its own edit_date.
+    assert telegram.normalize(load("telegram_edited_message"), BOT) == [
+        MessageChange(
+            channel="telegram",
+            account_id=BOT,
+            conversation_key=f"telegram#{BOT}#{ANA}",
+            message_id=f"{ANA}:1452",
+            change="edit",
+            text="Hi, do you ship to Canada and the US?",
+            changed_at_ms=1749416420000,
+        )
+    ]
 
 
 @pytest.mark.parametrize(
@@ -260,8 +285,8 @@ def test_explicit_reply_is_recorded_with_the_chat() -> None:
     assert (msg.reply_to, msg.thread_id) == (f"{ANA}:1450", None)
 
 
-def skipped(payload: dict[str, Any]) -> tuple[list[InboundMessage], list[str]]:
-    """The messages normalized from `payload`, and the reasons reported for what was left out."""
+def skipped(payload: dict[str, Any]) -> tuple[list[Inbound], list[str]]:
+    """The items normalized from `payload`, and the reasons reported for what was left out."""
     reasons: list[str] = []
     return telegram.normalize(payload, BOT, on_skip=reasons.append), reasons
 
@@ -314,7 +339,6 @@ def test_a_message_that_cannot_be_used_is_skipped_naming_the_field(payload: dict
 @pytest.mark.parametrize(
     "kind",
     [
-        "edited_message",
         "channel_post",
         "edited_channel_post",
         "business_message",
@@ -324,6 +348,8 @@ def test_a_message_that_cannot_be_used_is_skipped_naming_the_field(payload: dict
         "message_reaction",
         "poll_answer",
         "chat_join_request",
+        "edited_business_message",
+        "deleted_business_messages",
     ],
 )
 def test_every_other_update_kind_is_not_chat_input_whatever_its_shape(kind: str) -> None:
@@ -343,3 +369,92 @@ def test_chat_id_too_long_for_a_dynamodb_key_is_skipped() -> None:
     payload["message"]["chat"]["id"] = 10**2100  # JSON integers have no size limit; the partition key has 2048 bytes
     messages, [reason] = skipped(payload)
     assert messages == [] and "conversation_key is over 2048 bytes" in reason
+
+
+# --- edits (edited_message) ------------------------------------------------------------------------------------------
+
+
+def test_an_edit_names_the_message_exactly_as_the_message_itself_is_named() -> None:
+    [message] = telegram.normalize(builders.telegram(123456789, 10, 7, "meet at 5", ts=1749416383), BOT)
+    change = edit_of(builders.telegram_edit(123456789, 11, 7, "meet at 6", ts=1749416383, edit_ts=1749416390))
+    assert (change.conversation_key, change.message_id) == (message.conversation_key, message.message_id)
+    assert (change.change, change.text, change.changed_at_ms) == ("edit", "meet at 6", 1749416390000)
+
+
+def test_edit_of_a_forum_topic_message_keys_the_topic_conversation() -> None:
+    message_update = builders.telegram_topic_message(-1005, 40, 10, 77, "in topic", ts=1749416383, user_id=5)
+    [message] = telegram.normalize(message_update, BOT)
+    edit_update = builders.telegram_edit(-1005, 11, 77, "in topic, fixed", ts=1749416383, thread_id=40, user_id=5)
+    change = edit_of(edit_update)
+    assert change.conversation_key == message.conversation_key == f"telegram#{BOT}#-1005/40"
+    assert change.message_id == message.message_id == "-1005:77"
+
+
+def test_edit_of_a_caption_carries_the_new_caption() -> None:
+    photo = [{"file_id": "p1", "file_unique_id": "u", "width": 90, "height": 67}]
+    change = edit_of(edited(photo=photo, caption="now in blue?"))
+    assert (change.text, change.message_id) == ("now in blue?", f"{ANA}:7")
+
+
+def test_edit_that_removed_the_caption_has_no_text() -> None:
+    photo = [{"file_id": "p1", "file_unique_id": "u", "width": 90, "height": 67}]
+    assert edit_of(edited(photo=photo)).text is None
+
+
+def test_edit_without_an_edit_date_is_dated_by_the_message() -> None:
+    payload = edited(text="fixed")
+    del payload["edited_message"]["edit_date"]
+    assert edit_of(payload).changed_at_ms == 1749416383000
+
+
+def test_edit_on_behalf_of_a_chat_is_read_like_its_message() -> None:
+    change = edit_of(edited(text="fixed", sender_chat={"id": -1001234567890, "title": "Support group"}))
+    assert change.text == "fixed"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"update_id": 2, "edited_message": update(text="x")["message"] | {"from": {"id": 9, "is_bot": True}}},
+        edited(text="news", is_automatic_forward=True, sender_chat={"id": -1009, "title": "News"}),
+        edited(new_chat_title="Renamed"),
+        # A live location moving: the client updating a pin, not the person rewording a message.
+        edited(location={"latitude": 52.52, "longitude": 13.405, "live_period": 900}),
+    ],
+    ids=["bot", "automatic-forward", "service", "live-location"],
+)
+def test_edits_the_message_rules_would_not_read_yield_nothing(payload: dict[str, Any]) -> None:
+    assert skipped(payload) == ([], [])
+
+
+def test_edit_without_a_sender_yields_nothing() -> None:
+    payload = edited(text="x")
+    del payload["edited_message"]["from"]
+    assert skipped(payload) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (edited(text=5), "$.edited_message.text: must be of type string"),
+        (edited(text="x", edit_date="1749416420"), "$.edited_message.edit_date: must be of type integer"),
+        (edited(text="x", edit_date=-1), "$.edited_message.edit_date: must be >= 0"),
+        ({"update_id": 1, "edited_message": {"message_id": 1, "chat": {"id": 1}}}, "$.edited_message.date: is"),
+        ({"update_id": 1, "edited_message": []}, "$.edited_message: must be of type object"),
+    ],
+)
+def test_an_edit_that_cannot_be_used_is_skipped_not_refused(payload: dict[str, Any], reason: str) -> None:
+    # The Update is genuine: answered 200, the edit logged by path and left out.
+    items, [why] = skipped(payload)
+    assert items == [] and why.startswith(reason), why
+
+
+def test_edit_with_a_lone_surrogate_is_skipped_not_a_crash() -> None:
+    # json.loads turns the escape "\ud800" into a lone surrogate, which no store can encode.
+    items, [reason] = skipped(edited(text="fixed \ud800"))
+    assert items == [] and reason == "$.edited_message: telegram edit: invalid text"
+
+
+def test_edit_text_over_the_model_cap_is_skipped_without_echoing_it() -> None:
+    items, [reason] = skipped(edited(text="z" * (MAX_TEXT_CHARS + 1)))
+    assert items == [] and reason == "$.edited_message: telegram edit: invalid text"

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
+from tests import builders
 from tests.payloads import PAYLOADS, load
 
 from debouncer import schemas
 from debouncer.channels import generic, instagram, problem, telegram, whatsapp
 from debouncer.errors import InvalidPayloadError
-from debouncer.models import MAX_TEXT_CHARS, InboundMessage
+from debouncer.models import MAX_TEXT_CHARS, BusinessEcho, Inbound, InboundMessage, MessageChange
 
 INBOUND = {
     "whatsapp": [
@@ -66,7 +67,7 @@ INBOUND_CASES = [(channel, name) for channel, names in INBOUND.items() for name 
 DROP = object()
 
 
-def normalize(channel: str, payload: dict[str, Any]) -> list[InboundMessage]:
+def normalize(channel: str, payload: dict[str, Any]) -> list[Inbound]:
     """Dispatch to the channel's normalizer."""
     if channel == "telegram":
         return telegram.normalize(payload, "7000000001")
@@ -100,8 +101,28 @@ def test_every_inbound_fixture_is_covered() -> None:
 
 @pytest.mark.parametrize(("channel", "name"), INBOUND_CASES)
 def test_normalized_fixtures_validate_against_the_normalized_schema(channel: str, name: str) -> None:
-    for message in normalize(channel, load(name)):
-        schemas.validate("normalized-message", message.model_dump(mode="json"))
+    # The normalized-message schema is the buffer's message document; changes and echoes are not stored as one.
+    for item in normalize(channel, load(name)):
+        if isinstance(item, InboundMessage):
+            schemas.validate("normalized-message", item.model_dump(mode="json"))
+
+
+# What each fixture of an edit, a delete or an echo normalizes to (every other fixture: messages only, or nothing).
+CHANGES_AND_ECHOES = {
+    "whatsapp_edit": [MessageChange],
+    "whatsapp_revoke": [MessageChange],
+    "whatsapp_smb_message_echoes": [BusinessEcho],
+    "telegram_edited_message": [MessageChange],
+    "instagram_message_edit": [MessageChange],
+    "instagram_deleted": [MessageChange],
+    "instagram_echo": [BusinessEcho],
+}
+
+
+@pytest.mark.parametrize(("channel", "name"), INBOUND_CASES)
+def test_only_edit_delete_and_echo_fixtures_yield_changes_and_echoes(channel: str, name: str) -> None:
+    kinds = [type(item) for item in normalize(channel, load(name))]
+    assert [k for k in kinds if k is not InboundMessage] == CHANGES_AND_ECHOES.get(name, [])
 
 
 def test_normalized_schema_file_is_generated_from_the_model() -> None:
@@ -139,7 +160,8 @@ def test_normalized_schema_requires_what_the_model_requires() -> None:
     ],
 )
 def test_normalized_schema_rejects_what_the_model_rejects(instance: dict[str, Any], where: str) -> None:
-    valid = normalize("generic", load("generic_text_message"))[0].model_dump(mode="json")
+    [message] = normalize("generic", load("generic_text_message"))
+    valid = message.model_dump(mode="json")
     with pytest.raises(InvalidPayloadError, match=re.escape(where)):
         schemas.validate("normalized-message", {k: v for k, v in (valid | instance).items() if v is not DROP})
 
@@ -212,6 +234,7 @@ GENERIC_WITH_MEDIA = {
 def test_generic_media_validates_and_normalizes_to_the_normalized_schema() -> None:
     schemas.validate("generic", GENERIC_WITH_MEDIA)
     [message] = normalize("generic", GENERIC_WITH_MEDIA)
+    assert isinstance(message, InboundMessage)
     schemas.validate("normalized-message", message.model_dump(mode="json"))
     assert [m.kind for m in message.media] == ["image", "audio", "document"]
 
@@ -228,3 +251,93 @@ def test_generic_needs_text_or_media() -> None:
 def test_generic_media_items_allow_extra_fields_like_the_body() -> None:
     item = {"url": "https://cdn.example.com/a.png", "mime_type": "image/png", "width": 640}
     schemas.validate("generic", {"conversation_id": "c", "message_id": "m", "media": [item]})
+
+
+# The shapes of edits, deletes and echoes, as tests/builders.py builds them for the e2e suites.
+CHANGE_SHAPES = [
+    ("telegram", builders.telegram_edit(-1005, 2, 7, "fixed", thread_id=40)),
+    ("telegram", builders.telegram_topic_message(-1005, 40, 1, 7, "in topic")),
+    ("instagram", builders.instagram_edit("1059000000000042", "m1", "fixed", num_edit=2)),
+    ("instagram", builders.instagram_unsend("1059000000000042", "m1")),
+    ("instagram", builders.instagram_echo("1059000000000042", "m2", "hi")),
+    ("whatsapp", builders.whatsapp("16505551234", builders.wa_edit("16505551234", "wamid.E", "wamid.M", "fixed"))),
+    ("whatsapp", builders.whatsapp("1", builders.wa_edit("1", "wamid.E", "wamid.M", "new", caption_of="video"))),
+    ("whatsapp", builders.whatsapp("16505551234", builders.wa_revoke("16505551234", "wamid.R", "wamid.M"))),
+    ("whatsapp", builders.whatsapp_smb_echo("16505551234", "wamid.B", "on it")),
+    ("generic", builders.generic_edit("c", "m", "fixed", ts=1)),
+    ("generic", builders.generic_delete("c", "m")),
+    ("generic", builders.generic_agent_reply("c", "a1", "hello")),
+]
+
+
+@pytest.mark.parametrize(("channel", "payload"), CHANGE_SHAPES)
+def test_builder_shapes_of_changes_and_echoes_validate_and_normalize_to_one_item(
+    channel: str, payload: dict[str, Any]
+) -> None:
+    schemas.validate(channel, payload)
+    reasons: list[str] = []
+    if channel in ("whatsapp", "instagram"):
+        module = whatsapp if channel == "whatsapp" else instagram
+        items: list[Inbound] = module.normalize(payload, on_skip=reasons.append)
+    else:
+        items = normalize(channel, payload)
+    assert len(items) == 1 and reasons == []
+
+
+@pytest.mark.parametrize(
+    ("part", "instance", "reason"),
+    [
+        ("edit", {"original_message_id": "w", "message": {"type": "text", "text": {"body": "x"}}}, None),
+        ("edit", {"original_message_id": "w", "message": {"type": "sticker"}}, None),
+        ("edit", {"original_message_id": "w", "message": {"type": "image"}}, "$.message.image: is required"),
+        ("revoke", {"original_message_id": "w"}, None),
+        ("revoke", {}, "$.original_message_id: is required"),
+        ("echo", {"id": "w", "timestamp": "1", "to": "1"}, None),
+        ("echo", {"id": "w", "timestamp": "1.5"}, "$.timestamp: must match ^[0-9]{1,12}$"),
+    ],
+)
+def test_whatsapp_change_and_echo_parts(part: str, instance: dict[str, Any], reason: str | None) -> None:
+    assert problem("whatsapp", part, instance, "$") == reason
+
+
+def test_whatsapp_echoes_envelope_needs_the_phone_number_id_as_messages_do() -> None:
+    payload = builders.whatsapp_smb_echo("16505551234", "wamid.B", "on it")
+    del payload["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"]
+    with pytest.raises(
+        InvalidPayloadError, match=re.escape("$.entry[0].changes[0].value.metadata.phone_number_id: is required")
+    ):
+        schemas.validate("whatsapp", payload)
+
+
+def test_other_whatsapp_fields_stay_unchecked() -> None:
+    payload = load("whatsapp_account_update")
+    payload["entry"][0]["changes"][0]["value"] = {"anything": ["at", "all"]}
+    schemas.validate("whatsapp", payload)
+
+
+def test_generic_type_is_one_of_the_four_and_message_by_default() -> None:
+    prop = schemas.load_schema("generic")["properties"]["type"]
+    assert (prop["enum"], prop["default"]) == (["message", "edit", "delete", "agent_reply"], "message")
+    with pytest.raises(InvalidPayloadError, match=re.escape("generic payload: $.type: must be one of")):
+        schemas.validate("generic", {"conversation_id": "c", "message_id": "m", "text": "x", "type": "Edit"})
+
+
+def test_generic_edit_needs_text_and_a_delete_or_agent_reply_needs_neither_text_nor_media() -> None:
+    with pytest.raises(InvalidPayloadError, match=re.escape("generic payload: $.text: is required")):
+        schemas.validate("generic", {"conversation_id": "c", "message_id": "m", "type": "edit"})
+    for kind in ("delete", "agent_reply"):
+        schemas.validate("generic", {"conversation_id": "c", "message_id": "m", "type": kind})
+
+
+def test_telegram_edit_date_is_checked_like_date() -> None:
+    assert problem(
+        "telegram",
+        "message",
+        {"message_id": 1, "chat": {"id": 1, "type": "private"}, "date": 1, "edit_date": "2"},
+        "$.edited_message",
+    ) == ("$.edited_message.edit_date: must be of type integer")
+
+
+def test_instagram_message_edit_part() -> None:
+    event = {"sender": {"id": "u"}, "recipient": {"id": "a"}, "timestamp": 1, "message_edit": {"mid": "m"}}
+    assert problem("instagram", "event", event, "$") == "$.message_edit.text: is required"

@@ -1,17 +1,21 @@
-"""Inbound channels: each module turns one webhook payload into the user messages it carries.
+"""Inbound channels: each module turns one webhook payload into the items it carries (models.Inbound).
+
+An item is a message the person wrote (InboundMessage), a change they made to one they sent earlier (MessageChange:
+an edit or a delete), or an echo of a message the business sent them (BusinessEcho). Changes and echoes carry the
+conversation key of the conversation the person's messages live in, so they reach that conversation's buffer.
 
 The rule for every channel (DESIGN §2 invariant 4, issue 18): the channel's envelope is checked by its schema, and a
-body that is not that envelope is a 400. Inside a genuine envelope each item (a WhatsApp message, an Instagram
-messaging event, a Telegram message) is checked on its own: one the product cannot use is reported to `Skip`
-(without personal data) and left out, never a reason to refuse the rest, since Meta redelivers anything but a 200
-for up to 7 days and Telegram for a day.
+body that is not that envelope is a 400. Inside a genuine envelope each item (a WhatsApp message or echo, an
+Instagram messaging event, a Telegram message or edit) is checked on its own: one the product cannot use is reported
+to `Skip` (without personal data) and left out, never a reason to refuse the rest, since Meta redelivers anything
+but a 200 for up to 7 days and Telegram for a day.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
@@ -20,7 +24,7 @@ from pydantic_core import PydanticSerializationError
 
 from debouncer import schemas
 from debouncer.errors import InvalidPayloadError
-from debouncer.models import InboundMessage
+from debouncer.models import BusinessEcho, InboundMessage, MessageChange
 
 # Told why an item was left out: a JSON path and a rule, never a value (values are user content or user ids).
 Skip = Callable[[str], None]
@@ -35,26 +39,44 @@ def ignore(reason: str) -> None:
 MAX_KEY_BYTES = {"conversation_key": 2048, "message_id": 1000}
 
 
+Item = TypeVar("Item", InboundMessage, MessageChange, BusinessEcho)
+
+
 def build_message(**fields: Any) -> InboundMessage:
     """An InboundMessage, with a model rejection reported as a bad payload (400) rather than a crash (500)."""
-    channel = fields.get("channel")
+    return _build(InboundMessage, "message", fields)
+
+
+def build_change(**fields: Any) -> MessageChange:
+    """A MessageChange (an edit or a delete), with a model rejection reported as a bad payload, as build_message."""
+    return _build(MessageChange, str(fields.get("change", "change")), fields)
+
+
+def build_echo(**fields: Any) -> BusinessEcho:
+    """A BusinessEcho, with a model rejection reported as a bad payload, as build_message."""
+    return _build(BusinessEcho, "echo", fields)
+
+
+def _build(model: type[Item], what: str, fields: dict[str, Any]) -> Item:
+    # Not the message id in any reason: a wamid encodes the sender's number, and reasons are logged when an item is
+    # skipped. `what` names the item ("whatsapp edit"), so a reason says which kind of item was refused.
+    what = f"{fields.get('channel')} {what}"
     for name, limit in MAX_KEY_BYTES.items():
         value = fields.get(name)
         if isinstance(value, str) and len(value.encode("utf-8", "surrogatepass")) > limit:
-            raise InvalidPayloadError(f"{channel} message: {name} is over {limit} bytes")
-    # Not the message id: a wamid encodes the sender's number, and these messages are logged when an item is skipped.
-    what = f"{channel} message"
+            raise InvalidPayloadError(f"{what}: {name} is over {limit} bytes")
     try:
-        message = InboundMessage(**fields)
-        # A lone surrogate (a "\ud800" escape) passes plain str fields and fails only when the message is written.
-        _ = message.document
+        item = model(**fields)
+        # A lone surrogate (a "\ud800" escape) passes plain str fields and fails only when the item is written. A
+        # message's document is the very text the webhook measures and stores (cached), so it is the one tried.
+        _ = item.document if isinstance(item, InboundMessage) else item.model_dump_json()
     except ValidationError as e:
         # Field names only: pydantic's own text embeds the input, which may be the user's message.
         where = ", ".join(".".join(str(p) for p in err["loc"]) for err in e.errors())
         raise InvalidPayloadError(f"{what}: invalid {where}") from e
     except PydanticSerializationError as e:
         raise InvalidPayloadError(f"{what}: a string holds a lone surrogate, which is not Unicode text") from e
-    return message
+    return item
 
 
 def location_text(latitude: float, longitude: float, name: str | None = None, address: str | None = None) -> str:

@@ -1,4 +1,9 @@
-"""Generic JSON channel: our own HMAC-signed contract for any other source."""
+"""Generic JSON channel: our own HMAC-signed contract for any other source, one item per body.
+
+`type` says what the body is: "message" (the default) is a message the person wrote; "edit" and "delete" change one
+they wrote earlier, named by `message_id`; "agent_reply" says a human agent answered the person (so the bot steps
+back). The body is the whole envelope, so anything wrong with it is a 400.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ import time
 from typing import Any, Final
 
 from debouncer import schemas
-from debouncer.channels import build_message
+from debouncer.channels import build_change, build_echo, build_message
 from debouncer.errors import InvalidPayloadError
-from debouncer.models import InboundMessage, MediaRef, conversation_key
+from debouncer.models import Inbound, MediaRef, conversation_key
 
 CHANNEL: Final = "generic"
 ACCOUNT_ID: Final = "default"
@@ -17,10 +22,25 @@ ACCOUNT_ID: Final = "default"
 # MIME top-level types that are a media kind of their own; any other type is a document.
 MEDIA_KINDS: Final = frozenset({"image", "audio", "video"})
 
+# Fields a body of each type must not carry, and why: a combination we cannot honour is refused, never half-applied.
+NOT_ALLOWED: Final[dict[str, dict[str, str]]] = {
+    "edit": {"media": "an edit replaces the text (or caption) only"},
+    "delete": {"text": "a delete carries no content", "media": "a delete carries no content"},
+}
 
-def normalize(payload: dict[str, Any], *, now_ms: int | None = None) -> list[InboundMessage]:
-    """The one message in a generic body (text, media or both); `now_ms` stamps bodies without a timestamp."""
+
+def normalize(payload: dict[str, Any], *, now_ms: int | None = None) -> list[Inbound]:
+    """The one item in a generic body; `now_ms` stamps bodies without a timestamp.
+
+    A message (text, media or both) is an InboundMessage; an edit (new `text`) or a delete is a MessageChange of the
+    message `message_id`, at `timestamp`; an agent_reply is a BusinessEcho(human=True) to the conversation, whose
+    text and media, if given, are what the agent sent and are not kept.
+    """
     schemas.validate(CHANNEL, payload)
+    kind: str = payload.get("type", "message")
+    for field, why in NOT_ALLOWED.get(kind, {}).items():
+        if field in payload:
+            raise InvalidPayloadError(f'generic payload: $.{field}: is not allowed with type "{kind}": {why}')
     seconds = payload.get("timestamp")
     # Python's json parser accepts NaN, which passes every numeric bound of the schema.
     if seconds is not None and not math.isfinite(seconds):
@@ -30,21 +50,44 @@ def normalize(payload: dict[str, Any], *, now_ms: int | None = None) -> list[Inb
     else:
         timestamp_ms = now_ms if now_ms is not None else time.time_ns() // 1_000_000
     conversation: str = payload["conversation_id"]
-    media = tuple(_media_ref(item) for item in payload.get("media", ()))
-    return [
-        build_message(
+    key = conversation_key(CHANNEL, ACCOUNT_ID, conversation)
+    message_id: str = payload["message_id"]
+    if kind in ("edit", "delete"):
+        change = build_change(
             channel=CHANNEL,
             account_id=ACCOUNT_ID,
-            conversation_key=conversation_key(CHANNEL, ACCOUNT_ID, conversation),
-            sender_id=conversation,
-            recipient_id=conversation,
-            message_id=payload["message_id"],
-            timestamp_ms=timestamp_ms,
-            kind=media[0].kind if media else "text",
+            conversation_key=key,
+            message_id=message_id,
+            change=kind,
             text=payload.get("text"),
-            media=media,
+            changed_at_ms=timestamp_ms,
         )
-    ]
+        return [change]
+    if kind == "agent_reply":
+        echo = build_echo(
+            channel=CHANNEL,
+            account_id=ACCOUNT_ID,
+            conversation_key=key,
+            recipient_id=conversation,
+            message_id=message_id,
+            timestamp_ms=timestamp_ms,
+            human=True,
+        )
+        return [echo]
+    media = tuple(_media_ref(item) for item in payload.get("media", ()))
+    message = build_message(
+        channel=CHANNEL,
+        account_id=ACCOUNT_ID,
+        conversation_key=key,
+        sender_id=conversation,
+        recipient_id=conversation,
+        message_id=message_id,
+        timestamp_ms=timestamp_ms,
+        kind=media[0].kind if media else "text",
+        text=payload.get("text"),
+        media=media,
+    )
+    return [message]
 
 
 def media_kind(mime_type: str) -> str:

@@ -1,13 +1,18 @@
-"""Telegram Bot API: one Update to at most one InboundMessage (channels.md §2)."""
+"""Telegram Bot API: one Update to at most one item, a message or an edit of one (channels.md §2).
+
+Telegram tells a bot of no deletes (outside business connections, which the product does not read), so a Telegram
+conversation only ever gets InboundMessages and edits.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from debouncer import schemas
-from debouncer.channels import Skip, build_message, ignore, location_text, problem
+from debouncer.channels import Skip, build_change, build_message, ignore, location_text, problem
 from debouncer.errors import InvalidPayloadError
-from debouncer.models import InboundMessage, MediaRef, conversation_key
+from debouncer.models import Inbound, MediaRef, conversation_key
 
 CHANNEL: Final = "telegram"
 
@@ -67,28 +72,31 @@ SERVICE_KEYS = frozenset(
 )
 
 
-def normalize(payload: dict[str, Any], bot_id: str, *, on_skip: Skip = ignore) -> list[InboundMessage]:
-    """The user message in one Update; edits, channel posts, callbacks, member updates and bots yield [].
+def normalize(payload: dict[str, Any], bot_id: str, *, on_skip: Skip = ignore) -> list[Inbound]:
+    """The user message, or the user's edit of one, in one Update; every other update kind yields [].
 
-    A `message` that cannot be used is reported to `on_skip` and yields [] too: the Update itself was genuine.
+    Channel posts and their edits, callbacks, member updates, business messages, bots' messages and service
+    messages are not a person writing to the bot. A `message` or `edited_message` that cannot be used is reported to
+    `on_skip` and yields [] too: the Update itself was genuine.
     """
     schemas.validate(CHANNEL, payload)
-    if "message" not in payload:
-        return []  # every other kind of update: edited_message, channel_post, callback_query, my_chat_member...
-    msg = payload["message"]
-    if reason := problem(CHANNEL, "message", msg, "$.message"):
-        on_skip(reason)
-        return []
-    try:
-        return _normalize(msg, bot_id)
-    except InvalidPayloadError as error:
-        on_skip(f"$.message: {error}")
-        return []
+    for field, read in READERS.items():
+        if field not in payload:
+            continue
+        msg = payload[field]
+        if reason := problem(CHANNEL, "message", msg, f"$.{field}"):
+            on_skip(reason)
+            return []
+        try:
+            return read(msg, bot_id)
+        except InvalidPayloadError as error:
+            on_skip(f"$.{field}: {error}")
+            return []
+    return []  # every other kind of update: channel_post, callback_query, my_chat_member...
 
 
-def _normalize(msg: dict[str, Any], bot_id: str) -> list[InboundMessage]:
-    # A channel post mirrored into its linked discussion group is the channel talking, not a user.
-    if msg.get("is_automatic_forward"):
+def _normalize(msg: dict[str, Any], bot_id: str) -> list[Inbound]:
+    if not _from_a_person(msg):
         return []
     sender = _sender(msg)
     content = _content(msg)
@@ -96,18 +104,15 @@ def _normalize(msg: dict[str, Any], bot_id: str) -> list[InboundMessage]:
         return []
     sender_id, sender_name = sender
     kind, text, media = content
-    chat_id = str(msg["chat"]["id"])
-    thread = msg.get("message_thread_id")
-    user = f"{chat_id}/{thread}" if thread is not None else chat_id
+    chat_id, thread, key = _conversation(msg, bot_id)
     return [
         build_message(
             channel=CHANNEL,
             account_id=bot_id,
-            conversation_key=conversation_key(CHANNEL, bot_id, user),
+            conversation_key=key,
             sender_id=sender_id,
             recipient_id=chat_id,
-            # message_id is only unique within a chat.
-            message_id=f"{chat_id}:{msg['message_id']}",
+            message_id=_message_id(chat_id, msg["message_id"]),
             timestamp_ms=msg["date"] * 1000,
             kind=kind,
             text=text,
@@ -117,6 +122,57 @@ def _normalize(msg: dict[str, Any], bot_id: str) -> list[InboundMessage]:
             sender_name=sender_name,
         )
     ]
+
+
+def _edit(msg: dict[str, Any], bot_id: str) -> list[Inbound]:
+    """An edited_message: the new version of a message the same rules would have read (so the same key and id).
+
+    Its text is the new text, or the new caption of a media message (None when the caption was removed). A live
+    location's position updates also arrive as edits: they are the client moving a pin, not the person rewording a
+    message, and would push the quiet deadline back every few seconds, so they yield nothing.
+    """
+    if not _from_a_person(msg) or _sender(msg) is None or _content(msg) is None:
+        return []
+    if "location" in msg and "venue" not in msg:
+        return []
+    chat_id, _, key = _conversation(msg, bot_id)
+    return [
+        build_change(
+            channel=CHANNEL,
+            account_id=bot_id,
+            conversation_key=key,
+            message_id=_message_id(chat_id, msg["message_id"]),
+            change="edit",
+            text=msg.get("text") or msg.get("caption"),
+            # edit_date is when the person edited; date stays the original message's time.
+            changed_at_ms=msg.get("edit_date", msg["date"]) * 1000,
+        )
+    ]
+
+
+# Update fields the bot reads, each a Message checked against $defs/message; an Update carries at most one of them.
+READERS: Final[dict[str, Callable[[dict[str, Any], str], list[Inbound]]]] = {
+    "message": _normalize,
+    "edited_message": _edit,
+}
+
+
+def _from_a_person(msg: dict[str, Any]) -> bool:
+    # A channel post mirrored into its linked discussion group is the channel talking, not a user.
+    return not msg.get("is_automatic_forward")
+
+
+def _conversation(msg: dict[str, Any], bot_id: str) -> tuple[str, int | None, str]:
+    """The chat id, the forum topic (if any) and the conversation key: one buffer per chat, or per forum topic."""
+    chat_id = str(msg["chat"]["id"])
+    thread: int | None = msg.get("message_thread_id")
+    user = f"{chat_id}/{thread}" if thread is not None else chat_id
+    return chat_id, thread, conversation_key(CHANNEL, bot_id, user)
+
+
+def _message_id(chat_id: str, message_id: int) -> str:
+    # message_id is only unique within a chat.
+    return f"{chat_id}:{message_id}"
 
 
 def _sender(msg: dict[str, Any]) -> tuple[str, str | None] | None:
@@ -166,4 +222,4 @@ def _reply_to(msg: dict[str, Any], chat_id: str, thread: int | None) -> str | No
     # In a forum topic every message "replies" to the topic's first message; that is not a quote.
     if replied is None or replied["message_id"] == thread:
         return None
-    return f"{chat_id}:{replied['message_id']}"
+    return _message_id(chat_id, replied["message_id"])
