@@ -15,6 +15,11 @@ def iso_second(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(math.ceil(epoch_seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def epoch_of(iso: str) -> float:
+    """The epoch seconds of a timestamp iso_second wrote."""
+    return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
 def quiet_deadline(now: float, debounce_seconds: int) -> str:
     """When the burst is due if nothing else arrives: moved by every message."""
     return iso_second(now + debounce_seconds)

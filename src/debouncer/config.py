@@ -26,6 +26,14 @@ class Settings(BaseSettings):
     max_buffer_bytes: int = Field(default=192 * 1024, ge=1024, le=256 * 1024, description="early flush on size")
     flush_keywords: Annotated[tuple[str, ...], NoDecode] = ()
 
+    # A conversation keeps moving while the AI thinks (README, Answering the conversation as it is now).
+    supersede_stale_answers: bool = Field(
+        default=True, description="messages that arrive before an answer's first part leaves replace that answer"
+    )
+    handoff_seconds: int = Field(
+        default=1800, ge=0, le=30 * DAY, description="a human answering in the business inbox pauses the bot; 0: never"
+    )
+
     # The timer's workflow type (Terraform's workflow_type). An Express execution lives at most 5 minutes, so the
     # window, every full-length attempt of each function (their timeouts: Terraform's lambda_timeout; locally, the
     # emulated functions' limits), the wait for another run's reply lease and every retry delay of the state machine
@@ -101,6 +109,9 @@ class Settings(BaseSettings):
     instagram_access_token_param: str = ""
     openai_api_key_param: str = ""
     transcribe_api_key_param: str = ""
+    # The admin API's bearer token, locally (debouncer serve defaults it to local-admin-token). On AWS it stays unset:
+    # API Gateway authorizes the admin routes with IAM (SigV4), and no shared secret exists.
+    admin_token: SecretStr | None = None
     telegram_bot_id: str = Field(default="bot", description="account part of Telegram conversation keys")
 
     max_body_bytes: int = 256 * 1024

@@ -6,10 +6,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from aws_lambda_powertools import Logger
+
 from debouncer.burst import is_flush_keyword, iso_second, ordered, should_flush
 from debouncer.errors import RetryableError
-from debouncer.models import InboundMessage
-from debouncer.ports import MessageBuffer, Timer
+from debouncer.models import BusinessEcho, Inbound, InboundMessage, MessageChange
+from debouncer.ports import ConversationControl, MessageBuffer, Timer
+from debouncer.privacy import conversation_ref
+
+logger = Logger(child=True)
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,8 @@ class IngestResult:
 
     accepted: int
     duplicates: int
+    changes: int = 0  # edits and deletes applied to a waiting message
+    handoffs: int = 0  # human answers from the business inbox that paused the bot
 
 
 class Ingest:
@@ -31,17 +38,60 @@ class Ingest:
         max_messages: int,
         max_buffer_bytes: int,
         flush_keywords: Sequence[str] = (),
+        control: ConversationControl | None = None,
+        handoff_seconds: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._buffer = buffer
+        self._control = control
+        self._handoff_seconds = handoff_seconds
         self._timer = timer
         self._max_messages = max_messages
         self._max_bytes = max_buffer_bytes
         self._keywords = tuple(flush_keywords)
         self._clock = clock
 
-    def accept(self, messages: Sequence[InboundMessage]) -> IngestResult:
-        """Buffer each message; raises RetryableError when a retry (the channel's redelivery) can succeed."""
+    def accept(self, items: Sequence[Inbound]) -> IngestResult:
+        """Buffer each message, then apply edits and deletes and take echoes in; raises RetryableError when a retry
+        (the channel's redelivery) can succeed."""
+        messages = [item for item in items if isinstance(item, InboundMessage)]
+        result = self._buffer_messages(messages)
+        # After the messages: a notification that carries a message and its edit applies the edit to it.
+        changes = sum(self._change(item) for item in items if isinstance(item, MessageChange))
+        handoffs = sum(self._echo(item) for item in items if isinstance(item, BusinessEcho))
+        return IngestResult(result.accepted, result.duplicates, changes=changes, handoffs=handoffs)
+
+    def _change(self, change: MessageChange) -> bool:
+        if self._control is None:
+            return False
+        outcome = self._control.apply_change(change, self._clock())
+        # An edit or delete of a message already answered (or not received) changes nothing: said, never refused.
+        log = logger.info if outcome == "applied" else logger.warning
+        log(
+            f"{change.change} {outcome}",
+            channel=change.channel,
+            conversation_ref=conversation_ref(change.conversation_key),
+            outcome=outcome,
+        )
+        return outcome == "applied"
+
+    def _echo(self, echo: BusinessEcho) -> bool:
+        """A human answering from the business inbox pauses the bot for handoff_seconds (never shortening a pause)."""
+        if self._control is None or self._handoff_seconds == 0:
+            return False
+        now = self._clock()
+        if not echo.human and self._control.is_own_echo(echo, now):
+            return False
+        until = self._control.pause(echo.conversation_key, now + self._handoff_seconds, now, extend_only=True)
+        logger.info(
+            "human took the conversation over: bot paused",
+            channel=echo.channel,
+            conversation_ref=conversation_ref(echo.conversation_key),
+            paused_seconds=round(until - now),
+        )
+        return True
+
+    def _buffer_messages(self, messages: Sequence[InboundMessage]) -> IngestResult:
         accepted = duplicates = 0
         for message in ordered(messages):
             now = self._clock()

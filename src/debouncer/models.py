@@ -63,6 +63,47 @@ class InboundMessage(BaseModel):
         return " ".join(parts)
 
 
+class MessageChange(BaseModel):
+    """The person edited, or deleted ("unsent"), a message they sent earlier.
+
+    It applies only to a message still waiting in its conversation's open burst: an edit replaces its text (and moves
+    the quiet deadline), a delete removes it. A change to a message already answered changes nothing.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channel: Channel
+    account_id: str = Field(min_length=1)
+    conversation_key: str = Field(min_length=1)
+    message_id: str = Field(min_length=1, description="the id of the message changed, as its own InboundMessage has it")
+    change: Literal["edit", "delete"]
+    text: str | None = Field(default=None, max_length=MAX_TEXT_CHARS, description="an edit's new text (or caption)")
+    changed_at_ms: int = Field(ge=0, description="when the change was made: of two edits, the later one wins")
+
+
+class BusinessEcho(BaseModel):
+    """A message the business account sent to the person, as the channel echoes it back.
+
+    `human` is true when the channel guarantees a person typed it (a WhatsApp Business app echo: the Cloud API never
+    echoes its own sends); otherwise (Instagram echoes every send) it was a human only if the product did not send
+    `message_id` itself. A human answering from the business inbox pauses the bot (handoff).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channel: Channel
+    account_id: str = Field(min_length=1)
+    conversation_key: str = Field(min_length=1)
+    recipient_id: str = Field(min_length=1, description="the person the business wrote to")
+    message_id: str = Field(min_length=1)
+    timestamp_ms: int = Field(ge=0)
+    human: bool = False
+
+
+# What one webhook item becomes: a message of the person's, a change to one, or an echo of the business's own.
+Inbound = InboundMessage | MessageChange | BusinessEcho
+
+
 def conversation_key(channel: Channel, account_id: str, user: str) -> str:
     """Key of the one buffer item per conversation (DESIGN §3)."""
     return f"{channel}#{account_id}#{user}"

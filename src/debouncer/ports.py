@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from debouncer.media.model import FetchedMedia, Part, ResolvedMedia
-from debouncer.models import InboundMessage, MediaRef
+from debouncer.models import BusinessEcho, InboundMessage, MediaRef, MessageChange
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class AppendResult:
     quiet_deadline: str | None = None  # when the open burst is due if nothing follows it
     opened_burst: bool = False  # this message was the open burst's first: the one that starts its timer
     full: bool = False  # not stored: the open burst has no room left for it until it is claimed (a retry will fit)
+    paused: bool = False  # stored while a human has the conversation: it will be history, not answered
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,21 @@ class Turn:
     ai_failure: str | None = None  # why the AI failed, when the answer is the fallback message
     dropped_duplicates: tuple[str, ...] = field(default=())
     media: tuple[ResolvedMedia, ...] | None = None  # what its media resolved to, once read (None: not yet)
+    # Earlier turns whose answers this one replaces (superseded before any part left): their messages come first in
+    # `messages`, so the AI answers everything the person said at once.
+    carried: tuple[int, ...] = field(default=())
+    # Ids of messages the person wrote while the conversation was paused (a human had taken over): kept in the turn
+    # for the AI's history, never answered.
+    held: tuple[str, ...] = field(default=())
+    superseded: bool = False  # its answer was never sent: a later turn answers its messages
+    withheld: bool = False  # its answer was never sent: the conversation was paused before it could leave
+    reply_started: bool = False  # the answer was committed to: it is sent, whatever arrives now
+    cap_deadline: str | None = None  # when its oldest message's max wait ran out: the starvation bound of superseding
+
+    @property
+    def to_answer(self) -> tuple[InboundMessage, ...]:
+        """The messages the answer is for: all but the held ones."""
+        return tuple(m for m in self.messages if m.message_id not in self.held)
 
 
 @dataclass(frozen=True)
@@ -44,7 +60,7 @@ class HistoryEntry:
     """One earlier exchange of the conversation, for the AI's context."""
 
     user: str
-    assistant: str
+    assistant: str | None  # None: the person's messages were never answered by the bot (a human had taken over)
 
 
 class MessageBuffer(Protocol):
@@ -52,7 +68,12 @@ class MessageBuffer(Protocol):
 
     def append(self, message: InboundMessage, now: float) -> AppendResult: ...
 
-    def claim(self, conversation_key: str, burst: int, claimer: str, now: float) -> Turn | None: ...
+    def claim(
+        self, conversation_key: str, burst: int, claimer: str, now: float, *, supersede: bool = False
+    ) -> Turn | None:
+        """Move the open burst into its turn, once; `supersede`: the turn before it, claimed but not yet being sent,
+        is superseded and carried into this one (within its max wait)."""
+        ...
 
     def history(self, conversation_key: str, before_burst: int, limit: int) -> list[HistoryEntry]: ...
 
@@ -70,9 +91,57 @@ class MessageBuffer(Protocol):
 
     def acquire_reply(self, conversation_key: str, burst: int, token: str, now: float) -> Turn | None: ...
 
+    def begin_reply(self, turn: Turn, token: str, now: float, *, supersede: bool) -> ReplyStart:
+        """Decide, once and for good, whether the answer is sent: before its first part only."""
+        ...
+
+    def mark_replying(self, conversation_key: str, now: float, *, replying: bool) -> None:
+        """Say (or stop saying) that a reply is leaving: the channel may echo a part before its id is recorded."""
+        ...
+
     def record_delivery(
-        self, conversation_key: str, burst: int, token: str, parts_sent: int, *, done: bool, now: float
+        self,
+        conversation_key: str,
+        burst: int,
+        token: str,
+        parts_sent: int,
+        *,
+        done: bool,
+        now: float,
+        sent_id: str | None = None,
     ) -> None: ...
+
+
+# What happened to an edit or a delete: applied to the open burst; the message was already answered (or is being
+# answered); no message with that id has arrived; an older edit arriving after a newer one.
+ChangeOutcome = Literal["applied", "answered", "unknown", "outdated"]
+# What a reply may do once its answer is ready: send it; not send it, as later messages supersede it; not send it,
+# as a human has taken the conversation over; nothing, as the turn is settled (sent, failed or superseded already).
+ReplyStart = Literal["send", "superseded", "withheld", "settled"]
+
+
+class ConversationControl(Protocol):
+    """Changes to waiting messages, and the pause a human takeover puts a conversation in (handoff)."""
+
+    def apply_change(self, change: MessageChange, now: float) -> ChangeOutcome: ...
+
+    def is_own_echo(self, echo: BusinessEcho, now: float) -> bool:
+        """True when the product sent `echo.message_id` itself (or is sending a reply right now and may have)."""
+        ...
+
+    def conversations(self, channel: str, recipient_id: str, account_id: str | None) -> list[str]:
+        """The keys of the known conversations with this recipient (in one account when given), newest first."""
+        ...
+
+    def pause(self, conversation_key: str, until: float, now: float, *, extend_only: bool = False) -> float:
+        """Pause until `until` (epoch seconds); `extend_only` never shortens a longer pause. Returns the pause end."""
+        ...
+
+    def resume(self, conversation_key: str, now: float) -> None: ...
+
+    def paused_until(self, conversation_key: str, now: float) -> float | None:
+        """When the conversation's pause ends; None when it is not paused."""
+        ...
 
 
 class Timer(Protocol):
@@ -176,7 +245,9 @@ class ChannelSender(Protocol):
 
     text_limit: TextLimit
 
-    def send(self, message: OutboundMessage) -> None: ...
+    def send(self, message: OutboundMessage) -> str | None:
+        """Send one part; returns the id the channel gave the sent message (None when it gives none)."""
+        ...
 
     def show_typing(self, message: OutboundMessage) -> None:
         """Presence, best effort: mark message.message_ids[-1] read where the channel can, show typing.

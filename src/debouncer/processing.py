@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from debouncer.burst import concatenate
 from debouncer.errors import PermanentError
 from debouncer.media.model import Part
 from debouncer.media.parts import burst_parts
@@ -35,6 +36,7 @@ class Processor:
         fallback_message: str = "",
         presence: Mapping[str, ChannelSender] | None = None,
         media: MediaResolver | None = None,
+        supersede: bool = True,
         clock: Callable[[], float] = time.time,
         finish_seconds: float = FINISH_SECONDS,
     ) -> None:
@@ -45,6 +47,7 @@ class Processor:
         self._fallback_message = fallback_message
         self._presence = presence or {}
         self._media = media
+        self._supersede = supersede
         self._clock = clock
         self._finish_seconds = finish_seconds
 
@@ -58,15 +61,19 @@ class Processor:
         `deadline` (on the clock's scale) is when the function is stopped: an AI still silent shortly before it has
         failed for good, and takes the same path as any other AI failure while there is time to record it.
         """
-        turn = self._buffer.claim(conversation_key, burst, claimer, self._clock())
-        if turn is None or not turn.messages or turn.failed:
+        turn = self._buffer.claim(conversation_key, burst, claimer, self._clock(), supersede=self._supersede)
+        if turn is not None and turn.carried:
+            logger.info("burst carries superseded turns", carried=len(turn.carried), messages=len(turn.messages))
+        # Nothing to answer: every message deleted, or written while a human had the conversation (history only); or
+        # a later burst superseded this one, and answers its messages.
+        if turn is None or not turn.to_answer or turn.failed or turn.superseded or turn.withheld:
             return {"claimed": False, "ai_failed": False}
         # A retry after a crash, or a duplicate run, finds the answer (or the fallback) already recorded.
         ai_failed = turn.ai_failure is not None
         if turn.answer is None:
             self._show_typing(turn)
             request = AIRequest(
-                self._system_prompt, turn.messages, self._history(turn), parts=self._media_parts(turn, deadline)
+                self._system_prompt, turn.to_answer, self._history(turn), parts=self._media_parts(turn, deadline)
             )
             try:
                 answer = self._ask(request, deadline)
@@ -88,13 +95,14 @@ class Processor:
     def _media_parts(self, turn: Turn, deadline: float | None) -> tuple[Part, ...]:
         """The burst as one multimodal turn: its media read once (a retry or a duplicate run finds them recorded on
         the turn, and stored), and placeholders for what could not be read. Empty without media or a media bucket."""
-        if self._media is None or not any(m.media for m in turn.messages):
+        messages = turn.to_answer
+        if self._media is None or not any(m.media for m in messages):
             return ()
         resolved = turn.media
         if resolved is None:
-            resolved = self._media.resolve(turn.conversation_key, turn.burst, turn.messages, deadline=deadline)
+            resolved = self._media.resolve(turn.conversation_key, turn.burst, messages, deadline=deadline)
             self._buffer.record_media(turn.conversation_key, turn.burst, resolved)
-        return burst_parts(turn.messages, resolved, self._media.load)
+        return burst_parts(messages, resolved, self._media.load)
 
     def _ask(self, request: AIRequest, deadline: float | None) -> str:
         """The AI's answer, or PermanentError once it has not come by the deadline less the time to finish."""
@@ -130,7 +138,7 @@ class Processor:
     def _claimed(turn: Turn, ai_failed: bool) -> dict[str, Any]:
         return {
             "claimed": True,
-            "messages": len(turn.messages),
+            "messages": len(turn.to_answer),
             "duplicates_dropped": len(turn.dropped_duplicates),
             "ai_failed": ai_failed,
         }
@@ -138,14 +146,19 @@ class Processor:
     def _history(self, turn: Turn) -> tuple[HistoryEntry, ...]:
         if not self._ai.uses_history or self._history_turns == 0:
             return ()
-        return tuple(self._buffer.history(turn.conversation_key, turn.burst, self._history_turns))
+        history = self._buffer.history(turn.conversation_key, turn.burst, self._history_turns)
+        held = [m for m in turn.messages if m.message_id in turn.held]
+        if held:
+            # Written while a human had the conversation, and claimed with messages after it: context, not a question.
+            history.append(HistoryEntry(user=concatenate(held), assistant=None))
+        return tuple(history)
 
     def _show_typing(self, turn: Turn) -> None:
         """Presence is a courtesy: its failure never costs the user their answer."""
-        sender = self._presence.get(turn.messages[0].channel)
+        sender = self._presence.get(turn.to_answer[0].channel)
         if sender is None:
             return
         try:
-            sender.show_typing(OutboundMessage.answering(turn.messages, ""))
+            sender.show_typing(OutboundMessage.answering(turn.to_answer, ""))
         except Exception:  # any failure of a courtesy call is logged and ignored
             logger.warning("could not show typing", exc_info=True)

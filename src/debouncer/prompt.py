@@ -12,6 +12,9 @@ from debouncer.ports import AIRequest
 
 Role = Literal["user", "assistant"]
 
+# The assistant's turn in the history for messages the bot did not answer because a human had taken over.
+HUMAN_ANSWERED = "[not answered by the assistant: a human agent was handling the conversation]"
+
 
 class ChatTurn(NamedTuple):
     """One turn of the conversation sent to a model.
@@ -37,9 +40,12 @@ def conversation(request: AIRequest) -> Conversation:
     """User/assistant pairs from the history (oldest first, text only), then the whole burst as the final user turn."""
     turns: list[ChatTurn] = []
     for entry in request.history:
+        # What the person wrote while a human had the conversation has no answer of the bot's: the model is told so in
+        # the assistant's place, which keeps user/assistant alternating as chat APIs require.
+        assistant = HUMAN_ANSWERED if entry.assistant is None else entry.assistant
         # Chat APIs reject blank turns and need user/assistant to alternate: skip a pair rather than break either.
-        if entry.user.strip() and entry.assistant.strip():
-            turns += [ChatTurn("user", entry.user), ChatTurn("assistant", entry.assistant)]
+        if entry.user.strip() and assistant.strip():
+            turns += [ChatTurn("user", entry.user), ChatTurn("assistant", assistant)]
     turns.append(ChatTurn("user", concatenate(request.messages), request.parts))
     return Conversation(system=request.system_prompt, turns=tuple(turns))
 

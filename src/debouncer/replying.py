@@ -6,9 +6,17 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from debouncer.errors import PermanentError
 from debouncer.ports import ChannelSender, MessageBuffer, OutboundMessage, Turn
 from debouncer.splitting import split_text
+
+logger = Logger(child=True)
+
+# Channels that echo every message the business account sends back to the webhook, the product's own included: what
+# the product sends there is recorded, so that an echo it did not send is known as a human answering (handoff).
+ECHOING_CHANNELS = frozenset({"instagram"})
 
 
 class Replier:
@@ -18,10 +26,13 @@ class Replier:
         self,
         buffer: MessageBuffer,
         senders: Mapping[str, ChannelSender],
+        *,
+        supersede: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._buffer = buffer
         self._senders = senders
+        self._supersede = supersede
         self._clock = clock
 
     def reply(
@@ -51,20 +62,43 @@ class Replier:
         return {"delivered": delivered}
 
     def _deliver(self, turn: Turn, token: str) -> bool:
-        if turn.answer is None or turn.delivered or turn.failed or not turn.messages:
+        if turn.answer is None or turn.delivered or turn.failed or turn.superseded or turn.withheld:
             return False
+        messages = turn.to_answer
+        if not messages:
+            return False
+        if not turn.reply_started and turn.parts_sent == 0:
+            start = self._buffer.begin_reply(turn, token, self._clock(), supersede=self._supersede)
+            if start != "send":
+                # superseded: the next burst answers these messages with its own; withheld: a human has the
+                # conversation. Either way this answer never leaves (its AI call was the price).
+                logger.info("answer not sent", outcome=start, messages=len(messages))
+                return False
         conversation_key, burst = turn.conversation_key, turn.burst
-        sender = self._senders[turn.messages[0].channel]
+        channel = messages[0].channel
+        sender = self._senders[channel]
+        echoes = channel in ECHOING_CHANNELS
         parts = split_text(turn.answer, sender.text_limit)
+        if echoes:
+            self._buffer.mark_replying(conversation_key, self._clock(), replying=True)
         for index in range(turn.parts_sent, len(parts)):
             try:
-                sender.send(OutboundMessage.answering(turn.messages, parts[index]))
+                sent_id = sender.send(OutboundMessage.answering(messages, parts[index]))
             except PermanentError as error:
                 # Settled for good before the DLQ: a duplicate run of this execution neither waits out the lease
                 # nor sends (and dead-letters) again.
                 self._buffer.record_reply_failure(conversation_key, burst, token, str(error), self._clock())
                 raise
+            done = index + 1 == len(parts)
             self._buffer.record_delivery(
-                conversation_key, burst, token, index + 1, done=index + 1 == len(parts), now=self._clock()
+                conversation_key,
+                burst,
+                token,
+                index + 1,
+                done=done,
+                now=self._clock(),
+                sent_id=sent_id if echoes else None,
             )
+        if echoes:
+            self._buffer.mark_replying(conversation_key, self._clock(), replying=False)
         return True

@@ -26,7 +26,8 @@ from debouncer.errors import (
 )
 from debouncer.ingest import Ingest
 from debouncer.metrics import Counters
-from debouncer.models import InboundMessage
+from debouncer.models import Inbound, InboundMessage
+from debouncer.ports import ConversationControl
 from debouncer.privacy import conversation_ref
 
 logger = Logger(child=True)
@@ -58,6 +59,10 @@ ALLOWED_METHODS = {
     "/webhook/instagram": ("GET", "POST"),
     "/webhook/telegram": ("POST",),
     "/webhook/generic": ("POST",),
+    # The admin API (debouncer.admin), served only when the app has a ConversationControl.
+    "/admin/conversations/pause": ("POST",),
+    "/admin/conversations/resume": ("POST",),
+    "/admin/conversations/status": ("GET",),
 }
 _CHANNEL_PATH = re.compile(r"/webhook/(?P<channel>[^/]+)")
 
@@ -90,7 +95,12 @@ def _check_fits_one_item(messages: list[InboundMessage]) -> None:
 
 
 def build_app(
-    ingest: Ingest, secrets: Secrets, settings: Settings, counters: Counters | None = None
+    ingest: Ingest,
+    secrets: Secrets,
+    settings: Settings,
+    counters: Counters | None = None,
+    *,
+    control: ConversationControl | None = None,
 ) -> APIGatewayHttpResolver:
     """The routes and methods of ALLOWED_METHODS; any other method on them is a 405, any other path a 404.
 
@@ -128,25 +138,25 @@ def build_app(
             raise InvalidPayloadError("body must be a JSON object")
         return payload
 
-    def meta(normalize: Callable[..., list[InboundMessage]], on_skip: Skip) -> list[InboundMessage]:
+    def meta(normalize: Callable[..., list[Inbound]], on_skip: Skip) -> list[Inbound]:
         raw = raw_body()
         signatures.verify_meta_signature(secrets.get("meta_app_secret"), raw, header("X-Hub-Signature-256"))
         return normalize(parse(raw), on_skip=on_skip)
 
-    def receive_telegram(on_skip: Skip) -> list[InboundMessage]:
+    def receive_telegram(on_skip: Skip) -> list[Inbound]:
         raw = raw_body()
         signatures.verify_telegram_secret(
             secrets.get("telegram_secret_token"), header("X-Telegram-Bot-Api-Secret-Token")
         )
         return telegram.normalize(parse(raw), bot_id=settings.telegram_bot_id, on_skip=on_skip)
 
-    def receive_generic(on_skip: Skip) -> list[InboundMessage]:
+    def receive_generic(on_skip: Skip) -> list[Inbound]:
         # Our own contract, one message per body: the body is the envelope, so anything wrong is a 400.
         raw = raw_body()
         signatures.verify_generic_signature(secrets.get("generic_secret"), raw, header("X-Signature-256"))
         return generic.normalize(parse(raw))
 
-    receivers: dict[str, Callable[[Skip], list[InboundMessage]]] = {
+    receivers: dict[str, Callable[[Skip], list[Inbound]]] = {
         "whatsapp": lambda on_skip: meta(whatsapp.normalize, on_skip),
         "instagram": lambda on_skip: meta(instagram.normalize, on_skip),
         "telegram": receive_telegram,
@@ -181,16 +191,22 @@ def build_app(
             counters.dimension("channel", channel)
             counters.count("MessagesSkipped")
 
-        messages = receiver(skipped)
+        items = receiver(skipped)
+        messages = [item for item in items if isinstance(item, InboundMessage)]
         _check_fits_one_item(messages)
-        result = ingest.accept(messages)
+        result = ingest.accept(items)
         counters.dimension("channel", channel)
         counters.count("MessagesAccepted", result.accepted)
         counters.count("DuplicatesAbsorbed", result.duplicates)
+        counters.count("MessagesChanged", result.changes)
+        counters.count("Handoffs", result.handoffs)
         # Keys and message ids hold phone numbers and user ids (a wamid encodes the number): log the key's hash only.
         for ref, count in Counter(conversation_ref(m.conversation_key) for m in messages).items():
             logger.info("messages buffered", channel=channel, conversation_ref=ref, messages=count)
-        return {"accepted": result.accepted, "duplicates": result.duplicates}
+        answer = {"accepted": result.accepted, "duplicates": result.duplicates}
+        # Only when there are some: the answer to a plain message stays {"accepted", "duplicates"}.
+        answer.update({k: v for k, v in (("changes", result.changes), ("handoffs", result.handoffs)) if v})
+        return answer
 
     def client_or_server_error(e: DebouncerError) -> Response[str]:
         if isinstance(e, RetryableError):
@@ -212,10 +228,17 @@ def build_app(
         method, path = app.current_event.http_method, app.current_event.path
         if (match := _CHANNEL_PATH.fullmatch(path)) is not None and match["channel"] not in receivers:
             return _error(404, f"unknown channel '{match['channel']}'")
-        if path in ALLOWED_METHODS or match is not None:
+        # The admin paths are known only where the admin API is served (an app with a ConversationControl).
+        served = path in ALLOWED_METHODS and (control is not None or not path.startswith("/admin/"))
+        if served or match is not None:
             return _method_not_allowed(path, f"method {method} is not allowed on {path}")
         return _error(404, f"no route for {method} {path}")
 
     app.not_found(not_found)
+
+    if control is not None:
+        from debouncer.admin import register_admin_routes
+
+        register_admin_routes(app, control, secrets, settings)
 
     return app

@@ -55,14 +55,17 @@ def build_webhook_app(settings: Settings | None = None, counters: Counters | Non
     settings = settings or Settings()
     if not settings.state_machine_arn:
         raise ConfigurationError("STATE_MACHINE_ARN is not set")
+    store = build_store(settings)
     ingest = Ingest(
-        build_store(settings),
+        store,
         StepFunctionsTimer(client("stepfunctions", settings), settings.state_machine_arn),
         max_messages=settings.max_messages,
         max_buffer_bytes=settings.max_buffer_bytes,
         flush_keywords=settings.flush_keywords,
+        control=store,
+        handoff_seconds=settings.handoff_seconds,
     )
-    return build_app(ingest, Secrets(settings), settings, counters)
+    return build_app(ingest, Secrets(settings), settings, counters, control=store)
 
 
 def build_ai(settings: Settings) -> AIProvider:
@@ -146,6 +149,7 @@ def build_processor(settings: Settings | None = None) -> Processor:
         fallback_message=settings.ai_fallback_message,
         presence=build_senders(settings) if settings.show_typing else None,
         media=build_media_resolver(settings),
+        supersede=settings.supersede_stale_answers,
     )
 
 
@@ -172,4 +176,4 @@ def build_media_resolver(settings: Settings) -> MediaResolver | None:
 def build_replier(settings: Settings | None = None) -> Replier:
     """reply: deliver through the channel."""
     settings = settings or Settings()
-    return Replier(build_store(settings), build_senders(settings))
+    return Replier(build_store(settings), build_senders(settings), supersede=settings.supersede_stale_answers)

@@ -24,7 +24,7 @@ class Buffer:
         self.answers: list[tuple[str, str | None]] = []
         self.ai_failures: list[str] = []
 
-    def claim(self, conversation_key: str, burst: int, claimer: str, now: float) -> Turn:
+    def claim(self, conversation_key: str, burst: int, claimer: str, now: float, *, supersede: bool = False) -> Turn:
         return Turn(conversation_key, burst, (inbound("1", "hello"),), claimer)
 
     def record_answer(self, conversation_key: str, burst: int, answer: str, ai_failure: str | None = None) -> None:

@@ -17,13 +17,14 @@ import boto3
 import pytest
 from jsonschema import Draft202012Validator
 from moto import mock_aws
+from tests import builders
 
 from debouncer import schemas
 from debouncer.adapters.dynamodb import DynamoDbStore
 from debouncer.channels import generic, instagram, signatures, telegram, whatsapp
 from debouncer.cli import main
 from debouncer.local.runtime import DEV_DEFAULTS, create_table
-from debouncer.models import CHANNELS, InboundMessage
+from debouncer.models import CHANNELS, BusinessEcho, InboundMessage
 from debouncer.replay import collect, fixture, player, run
 from debouncer.replay.collect import Reply, TableSource
 from debouncer.replay.fixture import Conversation, ExpectedBurst, ExpectedSilence, Fixture, FixtureError
@@ -325,20 +326,22 @@ def test_telegram_ids_stay_integers_and_keep_their_sign() -> None:
 
 
 def test_instagram_keeps_our_account_so_an_echo_stays_an_echo() -> None:
-    loaded = load_events("instagram-echo-and-receipts")
+    loaded = load_events("instagram-receipts-and-reactions")
     ids = RunIds(NONCE, shift=100)
-    echo = loaded.events[1].payload
-    assert echo is not None
+    echo = builders.instagram_echo("1059000000000102", "aWdfZAG1faXRlbTo-echo", "Yes, we ship.", 1749416400600)
     out = ids.rewrite("instagram", echo)
     event, before = out["entry"][0]["messaging"][0], echo["entry"][0]["messaging"][0]
     assert event["sender"]["id"] == out["entry"][0]["id"] == IG_ACCOUNT
     assert event["recipient"]["id"] == f"1059000000000102{NONCE}"
     assert event["timestamp"] == before["timestamp"] + 100_000, "milliseconds"
     assert out["entry"][0]["time"] == echo["entry"][0]["time"] + 100_000
-    assert instagram.normalize(out) == []
+    [item] = instagram.normalize(out)
+    assert isinstance(item, BusinessEcho) and not item.human
+    assert item.conversation_key == f"instagram#{IG_ACCOUNT}#1059000000000102{NONCE}"
     dm = loaded.events[0].payload
     assert dm is not None
     [message] = instagram.normalize(ids.rewrite("instagram", dm))
+    assert isinstance(message, InboundMessage)
     assert (message.recipient_id, message.account_id) == (f"1059000000000102{NONCE}", IG_ACCOUNT)
     assert message.message_id == f"{dm['entry'][0]['messaging'][0]['message']['mid']}-{NONCE}"
 

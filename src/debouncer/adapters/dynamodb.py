@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from debouncer.burst import cap_deadline, concatenate, first_burst, iso_second, ordered, quiet_deadline
+from debouncer.burst import cap_deadline, concatenate, epoch_of, first_burst, iso_second, ordered, quiet_deadline
 from debouncer.errors import ReplyLeaseHeldError, RetryableError
 from debouncer.media.model import ResolvedMedia
-from debouncer.models import InboundMessage
-from debouncer.ports import AppendResult, HistoryEntry, Turn
+from debouncer.models import BusinessEcho, InboundMessage, MessageChange
+from debouncer.ports import AppendResult, ChangeOutcome, HistoryEntry, ReplyStart, Turn
 
 BUFFER_SK = "buffer"
 # Every item stays under DynamoDB's 400 KB (AWS refuses above 409,600 bytes, moto above 405,000), so no write of a turn
@@ -31,8 +31,8 @@ TURN_OVERHEAD = 16 * 1024
 # What the buffer's messages may take, as size_bytes counts them (document and id): above max_buffer_bytes' ceiling
 # (256 KiB), so a burst flushes on size before it is full; a message that does not fit waits for the next burst.
 BUFFER_LIMIT = ITEM_LIMIT - ANSWER_LIMIT - 2 * REASON_LIMIT - MEDIA_LIMIT - TURN_OVERHEAD
-# A transaction holds at most 100 items: the buffer update, the turn, and up to 98 dedupe records.
-DEDUPE_IN_CLAIM = 98
+# A transaction holds at most 100 items: the buffer update, the turn, the superseded turn, and up to 97 dedupe records.
+DEDUPE_IN_CLAIM = 97
 THROTTLING = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -40,6 +40,14 @@ THROTTLING = {
     "InternalServerError",
     "TransactionInProgressException",
 }
+
+# A turn whose answer may still be replaced or withheld: nothing of it committed, nothing settled.
+UNSTARTED = (
+    "attribute_not_exists(reply_started) AND attribute_not_exists(superseded_at) AND "
+    "attribute_not_exists(withheld_at) AND attribute_not_exists(failed_at) AND attribute_not_exists(delivered_at)"
+)
+# No run of any execution sends for a turn that is superseded or withheld: a later turn answers it, or a human does.
+NOT_REPLACED = "attribute_not_exists(superseded_at) AND attribute_not_exists(withheld_at)"
 
 NAMES = {
     "#messages": "messages",
@@ -51,7 +59,17 @@ NAMES = {
     "#ids": "ids",
     "#count": "msg_count",
     "#bytes": "size_bytes",
+    "#opened": "opened_at",
+    "#deleted": "deleted_ids",
+    "#held": "held_ids",
+    "#carried": "carried",
+    "#last": "last_turn",
+    "#paused": "paused_until",
+    "#replying": "replying_until",
 }
+# A pending edit of a waiting message is its own top-level attribute (a nested map path would need the map to exist
+# first): "edit:<message id>" = {text, at}. The claim applies and removes them.
+EDIT_PREFIX = "edit:"
 
 
 # Burst numbers start from the clock in milliseconds (13 digits, burst.first_burst); 20 digits hold any 64-bit one.
@@ -61,6 +79,11 @@ TURN_DIGITS = 20
 def turn_sk(burst: int) -> str:
     """Zero-padded so turns sort by burst number, across buffer lifetimes too, for the history query."""
     return f"turn#{burst:0{TURN_DIGITS}d}"
+
+
+def directory_pk(channel: str, recipient_id: str) -> str:
+    """Partition of the conversations one recipient has with the product (one per account, or Telegram topic)."""
+    return f"recipient#{channel}#{recipient_id}"
 
 
 def _n(value: int | float) -> dict[str, str]:
@@ -87,6 +110,32 @@ def _retryable(error: ClientError, what: str) -> RetryableError:
 
 def _messages(item: dict[str, Any]) -> list[InboundMessage]:
     return [InboundMessage.model_validate_json(v["S"]) for v in item.get("messages", {}).get("L", [])]
+
+
+def _edited(message: InboundMessage, edit: dict[str, Any] | None) -> InboundMessage:
+    """The message as the person last edited it (an edit replaces the text, or a media message's caption)."""
+    if edit is None:
+        return message
+    # Validated anew rather than copied: a copy would keep the cached document of the old text.
+    return InboundMessage.model_validate({**message.model_dump(), "text": edit["M"]["text"]["S"] or None})
+
+
+def _settled_or_started(turn: Turn) -> bool:
+    return turn.reply_started or turn.superseded or turn.withheld or turn.failed or turn.delivered
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """What one claim attempt writes: the burst's messages as edited (deleted ones left out), every id it held (each
+    gets its dedupe record), the turns it carries and the one it supersedes."""
+
+    burst: int
+    claimer: str
+    keep: list[InboundMessage]
+    ids: list[str]
+    carried: list[int]
+    cap: str | None
+    supersedes: int | None
 
 
 class DynamoDbStore:
@@ -133,14 +182,22 @@ class DynamoDbStore:
                     "SET #messages = list_append(if_not_exists(#messages, :empty), :message), "
                     "#version = if_not_exists(#version, :zero) + :one, "
                     "#burst = if_not_exists(#burst, :first), "
-                    "#quiet = :quiet, #cap = if_not_exists(#cap, :cap), #expires = :expires "
+                    "#quiet = :quiet, #cap = if_not_exists(#cap, :cap), #opened = if_not_exists(#opened, :now), "
+                    "#expires = :expires "
                     "ADD #ids :id_set, #count :one, #bytes :size"
                 ),
                 ConditionExpression=(
                     "(attribute_not_exists(#ids) OR NOT contains(#ids, :id)) AND "
                     "(attribute_not_exists(#bytes) OR #bytes <= :room)"
                 ),
-                ExpressionAttributeNames=NAMES,
+                # DynamoDB refuses a name the expressions do not use.
+                ExpressionAttributeNames={
+                    k: NAMES[k]
+                    for k in (
+                        *("#messages", "#version", "#burst", "#quiet", "#cap", "#opened", "#expires", "#ids"),
+                        *("#count", "#bytes"),
+                    )
+                },
                 ExpressionAttributeValues={
                     ":empty": {"L": []},
                     ":message": {"L": [_s(document)]},
@@ -150,6 +207,7 @@ class DynamoDbStore:
                     ":first": _n(first_burst(now)),
                     ":quiet": _s(quiet_deadline(now, self._debounce)),
                     ":cap": _s(cap_deadline(now, self._max_wait)),
+                    ":now": _n(int(now)),
                     ":expires": _n(int(now) + self._buffer_ttl),
                     ":id_set": {"SS": [message.message_id]},
                     ":id": _s(message.message_id),
@@ -164,28 +222,76 @@ class DynamoDbStore:
                 old = e.response.get("Item", {})
                 first = _messages({"messages": {"L": old.get("messages", {}).get("L", [])[:1]}})
                 duplicate = message.message_id in old.get("ids", {}).get("SS", [])
+                opened = bool(first) and first[0].message_id == message.message_id
+                if duplicate and opened:
+                    self._list_in_directory(message, now)  # its first delivery may have stopped short of it
                 return AppendResult(
                     burst=int(old["burst"]["N"]),
                     count=int(old["msg_count"]["N"]),
                     size=int(old["size_bytes"]["N"]),
                     duplicate=duplicate,
                     quiet_deadline=old.get("quiet_deadline", {}).get("S"),
-                    opened_burst=bool(first) and first[0].message_id == message.message_id,
+                    opened_burst=opened,
                     full=not duplicate,
                 )
             raise _retryable(e, "append") from e
         new = response["Attributes"]
         count = int(new["msg_count"]["N"])
+        burst = int(new["burst"]["N"])
+        paused = float(new.get("paused_until", {}).get("N", "0")) > now
+        if paused:
+            # Written while a human has the conversation: kept for the AI's history, never answered.
+            self._hold(message, burst)
+        if count == 1:
+            self._list_in_directory(message, now)
         return AppendResult(
-            burst=int(new["burst"]["N"]),
+            burst=burst,
             count=count,
             size=int(new["size_bytes"]["N"]),
             quiet_deadline=new["quiet_deadline"]["S"],
             opened_burst=count == 1,
+            paused=paused,
         )
 
-    def claim(self, conversation_key: str, burst: int, claimer: str, now: float) -> Turn | None:
-        """Move the open burst into its turn record, exactly once (optimistic on burst number and version)."""
+    def _hold(self, message: InboundMessage, burst: int) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(message.conversation_key, BUFFER_SK),
+                UpdateExpression="ADD #held :id_set",
+                ConditionExpression="#burst = :burst",
+                ExpressionAttributeNames={"#held": NAMES["#held"], "#burst": NAMES["#burst"]},
+                ExpressionAttributeValues={":id_set": {"SS": [message.message_id]}, ":burst": _n(burst)},
+            )
+        except ClientError as e:
+            if _error_code(e) != "ConditionalCheckFailedException":
+                raise _retryable(e, "hold") from e
+            # Claimed in between: that claim may answer it, as it would have without the pause.
+
+    def _list_in_directory(self, message: InboundMessage, now: float) -> None:
+        """The admin API names a conversation by channel and recipient; keys also hold our account id. One entry per
+        conversation under its recipient, renewed by each burst's first message (and expiring with its buffer)."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": _s(directory_pk(message.channel, message.recipient_id)),
+                    "sk": _s(message.conversation_key),
+                    "account_id": _s(message.account_id),
+                    "expires_at": _n(int(now) + self._buffer_ttl),
+                },
+            )
+        except ClientError as e:
+            raise _retryable(e, "list conversation") from e
+
+    def claim(
+        self, conversation_key: str, burst: int, claimer: str, now: float, *, supersede: bool = False
+    ) -> Turn | None:
+        """Move the open burst into its turn record, exactly once (optimistic on burst number and version).
+
+        The turn carries the messages of the turns it supersedes: those the buffer names (a reply that stood down for
+        them), and with `supersede` the turn claimed just before it, if no part of its answer is committed yet.
+        """
         for _ in range(10):
             item = self._get(conversation_key, BUFFER_SK)
             if (
@@ -196,21 +302,36 @@ class DynamoDbStore:
                 turn = self.load_turn(conversation_key, burst)
                 # A retry of the execution that claimed (a crash after the claim) carries on with its turn.
                 return turn if turn is not None and turn.claimed_by == claimer else None
-            turn = self._try_claim(conversation_key, burst, claimer, now, item)
+            turn = self._try_claim(conversation_key, burst, claimer, now, item, supersede)
             if turn is not None:
                 return turn
         raise RetryableError("the buffer kept moving while claiming; retry")
 
     def _try_claim(
-        self, conversation_key: str, burst: int, claimer: str, now: float, item: dict[str, Any]
+        self, conversation_key: str, burst: int, claimer: str, now: float, item: dict[str, Any], supersede: bool
     ) -> Turn | None:
-        messages = ordered(_messages(item))
+        stored = ordered(_messages(item))
+        deleted = set(item.get("deleted_ids", {}).get("SS", []))
+        edits = {name.removeprefix(EDIT_PREFIX): value for name, value in item.items() if name.startswith(EDIT_PREFIX)}
+        carried = [int(v["N"]) for v in item.get("carried", {}).get("L", [])]
+        cap = item.get("cap_deadline", {}).get("S")
+        superseded = self._supersedable(conversation_key, item, carried, now) if supersede else None
+        if superseded is not None:
+            carried = [*superseded.carried, superseded.burst, *carried]
+            cap = min(c for c in (cap, superseded.cap_deadline) if c is not None)
         dropped: list[str] = []
         while True:
-            keep = [m for m in messages if m.message_id not in dropped]
+            ids = [m.message_id for m in stored if m.message_id not in dropped]
+            keep = [
+                _edited(m, edits.get(m.message_id))
+                for m in stored
+                if m.message_id in ids and m.message_id not in deleted
+            ]
+            claimed = _Claim(burst, claimer, keep, ids, carried, cap, superseded.burst if superseded else None)
+            record = self._turn_record(conversation_key, now, item, claimed)
             try:
                 self._client.transact_write_items(
-                    TransactItems=self._claim_items(conversation_key, burst, claimer, now, item, keep, dropped)
+                    TransactItems=self._claim_items(conversation_key, now, item, claimed, record)
                 )
             except ClientError as e:
                 if _error_code(e) != "TransactionCanceledException":
@@ -219,70 +340,130 @@ class DynamoDbStore:
                 if any(code not in ("None", "ConditionalCheckFailed") for code in reasons):
                     # A conflict or throttling: only a failed condition says what the item holds.
                     raise RetryableError(f"claim transaction cancelled: {reasons}") from e
-                if not reasons or reasons[0] != "None":
-                    return None  # the buffer moved (a new message, or another claim): read again
-                duplicates = [keep[i - 2].message_id for i, code in enumerate(reasons[2:], 2) if code != "None"]
+                first_dedupe = 2 if superseded is None else 3
+                if not reasons or "ConditionalCheckFailed" in reasons[:first_dedupe]:
+                    # The buffer moved (a new message, or another claim), or the turn before this one started its
+                    # reply: read again.
+                    return None
+                duplicates = [
+                    ids[i - first_dedupe]
+                    for i, code in enumerate(reasons[first_dedupe:], first_dedupe)
+                    if code != "None"
+                ]
                 if not duplicates:
                     raise RetryableError(f"claim transaction cancelled: {reasons}") from e
                 dropped.extend(duplicates)  # answered in an earlier burst: a late redelivery
                 continue
-            self._write_late_dedupe(conversation_key, burst, now, keep[DEDUPE_IN_CLAIM:])
-            return Turn(conversation_key, burst, tuple(keep), claimer, dropped_duplicates=tuple(dropped))
+            self._write_late_dedupe(conversation_key, burst, now, ids[DEDUPE_IN_CLAIM:])
+            return self._turn(conversation_key, record, dropped)
 
-    def _claim_items(
-        self,
-        conversation_key: str,
-        burst: int,
-        claimer: str,
-        now: float,
-        item: dict[str, Any],
-        keep: list[InboundMessage],
-        dropped: list[str],
-    ) -> list[dict[str, Any]]:
-        expires = _n(int(now) + self._history_ttl)
-        turn = {
-            **self._key(conversation_key, turn_sk(burst)),
-            "burst": _n(burst),
-            "messages": {"L": [_s(m.document) for m in keep]},
-            "claimed_by": _s(claimer),
+    def _supersedable(self, conversation_key: str, item: dict[str, Any], carried: list[int], now: float) -> Turn | None:
+        """The turn claimed before this burst, when its answer may still be replaced: nothing of it committed, and its
+        oldest message still inside its max wait (so whatever the person does, it is answered within that plus the
+        AI's time: the starvation bound)."""
+        last = item.get("last_turn", {}).get("N")
+        if last is None or int(last) in carried:
+            return None
+        turn = self.load_turn(conversation_key, int(last), with_carried=False)
+        if turn is None or _settled_or_started(turn) or turn.cap_deadline is None or epoch_of(turn.cap_deadline) < now:
+            return None
+        return turn
+
+    def _turn_record(self, conversation_key: str, now: float, item: dict[str, Any], claimed: _Claim) -> dict[str, Any]:
+        held = [i for i in item.get("held_ids", {}).get("SS", []) if i in {m.message_id for m in claimed.keep}]
+        deleted = sorted(set(claimed.ids) - {m.message_id for m in claimed.keep})
+        turn: dict[str, Any] = {
+            **self._key(conversation_key, turn_sk(claimed.burst)),
+            "burst": _n(claimed.burst),
+            "messages": {"L": [_s(m.document) for m in claimed.keep]},
+            "claimed_by": _s(claimed.claimer),
             "claimed_at": _n(int(now)),
             "parts_sent": _n(0),
-            "expires_at": expires,
+            "expires_at": _n(int(now) + self._history_ttl),
         }
-        if dropped:
-            turn["dropped_duplicates"] = {"L": [_s(d) for d in dropped]}
-        return [
+        if claimed.cap is not None:
+            turn["cap_deadline"] = _s(claimed.cap)
+        if claimed.carried:
+            turn["carried"] = {"L": [_n(b) for b in claimed.carried]}
+        if held:
+            turn["held"] = {"L": [_s(i) for i in held]}
+        if deleted:
+            turn["deleted"] = {"L": [_s(i) for i in deleted]}
+        if not claimed.carried and len(held) == len(claimed.keep):
+            # Nothing to answer: every message was deleted, or written while a human had the conversation.
+            turn["withheld_at"] = _n(int(now))
+            turn["withheld_reason"] = _s("paused" if held else "deleted")
+        return turn
+
+    def _claim_items(
+        self, conversation_key: str, now: float, item: dict[str, Any], claimed: _Claim, turn: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        edits = [name for name in item if name.startswith(EDIT_PREFIX)]
+        names = {
+            k: NAMES[k]
+            for k in (
+                "#burst",
+                "#messages",
+                "#ids",
+                "#count",
+                "#bytes",
+                "#quiet",
+                "#cap",
+                "#version",
+                "#opened",
+                "#deleted",
+                "#held",
+                "#carried",
+                "#last",
+            )
+        }
+        names.update({f"#edit{i}": name for i, name in enumerate(edits)})
+        removed = ", ".join(
+            ["#messages", "#ids", "#count", "#bytes", "#quiet", "#cap", "#opened", "#deleted", "#held", "#carried"]
+            + [f"#edit{i}" for i in range(len(edits))]
+        )
+        items: list[dict[str, Any]] = [
             {
                 "Update": {
                     "TableName": self._table,
                     "Key": self._key(conversation_key, BUFFER_SK),
-                    "UpdateExpression": "SET #burst = :next REMOVE #messages, #ids, #count, #bytes, #quiet, #cap",
+                    "UpdateExpression": f"SET #burst = :next, #last = :burst REMOVE {removed}",
                     "ConditionExpression": "#burst = :burst AND #version = :version",
-                    "ExpressionAttributeNames": {
-                        k: NAMES[k]
-                        for k in ("#burst", "#messages", "#ids", "#count", "#bytes", "#quiet", "#cap", "#version")
-                    },
+                    "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": {
                         # Past the clock too: a buffer numbered before bursts started from the clock (a counter
                         # that began at 1) leaves the numbers of its earlier lifetimes behind at its next claim.
-                        ":next": _n(max(burst + 1, first_burst(now))),
-                        ":burst": _n(burst),
+                        ":next": _n(max(claimed.burst + 1, first_burst(now))),
+                        ":burst": _n(claimed.burst),
                         ":version": item["version"],
                     },
                 }
             },
             {"Put": {"TableName": self._table, "Item": turn, "ConditionExpression": "attribute_not_exists(pk)"}},
-            *(
+        ]
+        if claimed.supersedes is not None:
+            items.append(
                 {
-                    "Put": {
+                    "Update": {
                         "TableName": self._table,
-                        "Item": self._dedupe_item(conversation_key, m.message_id, burst, now),
-                        "ConditionExpression": "attribute_not_exists(pk)",
+                        "Key": self._key(conversation_key, turn_sk(claimed.supersedes)),
+                        "UpdateExpression": "SET superseded_at = :now, superseded_by = :burst",
+                        "ConditionExpression": f"attribute_exists(pk) AND {UNSTARTED}",
+                        "ExpressionAttributeValues": {":now": _n(int(now)), ":burst": _n(claimed.burst)},
                     }
                 }
-                for m in keep[:DEDUPE_IN_CLAIM]
-            ),
+            )
+        items += [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": self._dedupe_item(conversation_key, message_id, claimed.burst, now),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for message_id in claimed.ids[:DEDUPE_IN_CLAIM]
         ]
+        return items
 
     def _dedupe_item(self, conversation_key: str, message_id: str, burst: int, now: float) -> dict[str, Any]:
         return {
@@ -291,15 +472,20 @@ class DynamoDbStore:
             "expires_at": _n(int(now) + self._dedupe_ttl),
         }
 
-    def _write_late_dedupe(self, conversation_key: str, burst: int, now: float, rest: list[InboundMessage]) -> None:
+    def _write_late_dedupe(self, conversation_key: str, burst: int, now: float, rest: list[str]) -> None:
         # Only bursts that grew past one transaction get here (arrivals during a flush); after the claim is enough.
-        for message in rest:
+        for message_id in rest:
             self._client.put_item(
-                TableName=self._table, Item=self._dedupe_item(conversation_key, message.message_id, burst, now)
+                TableName=self._table, Item=self._dedupe_item(conversation_key, message_id, burst, now)
             )
 
     def history(self, conversation_key: str, before_burst: int, limit: int) -> list[HistoryEntry]:
-        """The last `limit` answered turns before this burst, oldest first."""
+        """The last `limit` exchanges before this burst, oldest first.
+
+        A superseded turn's messages join the turn that answered them (it follows it at once); a withheld turn (the
+        person wrote while a human had the conversation) is the person's part only. Failed and unanswered turns never
+        reached the person and are left out.
+        """
         if limit <= 0 or before_burst <= 1:
             return []
         response = self._client.query(
@@ -310,16 +496,27 @@ class DynamoDbStore:
                 ":lo": _s(turn_sk(0)),
                 ":hi": _s(turn_sk(before_burst - 1)),
             },
-            ProjectionExpression="messages, answer, failed_at",
+            ProjectionExpression="messages, answer, failed_at, superseded_at, withheld_at, deleted",
             ScanIndexForward=False,
-            Limit=limit,
+            # Superseded turns come in the same page as the turn that answered them.
+            Limit=2 * limit,
         )
-        entries = [
-            HistoryEntry(user=concatenate(_messages(item)), assistant=item["answer"]["S"])
-            for item in response.get("Items", [])
-            if "answer" in item and "failed_at" not in item  # a failed reply never reached the user
-        ]
-        return entries[::-1]
+        entries: list[HistoryEntry] = []
+        carried: list[InboundMessage] = []
+        for item in reversed(response.get("Items", [])):
+            messages = _messages(item)
+            if "superseded_at" in item:
+                carried += messages
+            elif "withheld_at" in item:
+                if messages:
+                    entries.append(HistoryEntry(user=concatenate(carried + messages), assistant=None))
+                carried = []
+            elif "answer" in item and "failed_at" not in item:  # a failed reply never reached the user
+                entries.append(HistoryEntry(user=concatenate(carried + messages), assistant=item["answer"]["S"]))
+                carried = []
+            else:
+                carried = []
+        return entries[-limit:]
 
     def record_answer(self, conversation_key: str, burst: int, answer: str, ai_failure: str | None = None) -> None:
         """Store the answer once; a concurrent or earlier run of the burst that settled the turn first keeps its own.
@@ -362,7 +559,9 @@ class DynamoDbStore:
                 conversation_key,
                 burst,
                 "SET failed_at = :now, failure = :reason",
-                "attribute_exists(pk) AND attribute_not_exists(answer) AND attribute_not_exists(failed_at)",
+                # A superseded or withheld turn is not this burst's last word: nothing to dead-letter.
+                "attribute_exists(pk) AND attribute_not_exists(answer) AND attribute_not_exists(failed_at) AND "
+                + NOT_REPLACED,
                 {":now": _n(int(now)), ":reason": _s(_cut(reason, REASON_LIMIT))},
                 "record AI failure",
             )
@@ -388,7 +587,7 @@ class DynamoDbStore:
             burst,
             "SET ai_failure_reported = :now",
             "attribute_exists(ai_failure) AND attribute_not_exists(ai_failure_reported) AND "
-            "attribute_not_exists(failed_at)",
+            "attribute_not_exists(failed_at) AND " + NOT_REPLACED,
             {":now": _n(int(now))},
             "report AI failure",
             returning=True,
@@ -424,14 +623,16 @@ class DynamoDbStore:
         item: dict[str, Any] = response.get("Attributes", {})
         return item
 
-    def load_turn(self, conversation_key: str, burst: int) -> Turn | None:
-        """Read a turn with a consistent read."""
+    def load_turn(self, conversation_key: str, burst: int, *, with_carried: bool = True) -> Turn | None:
+        """Read a turn with a consistent read (and the messages of the turns it carries, unless told not to)."""
         item = self._get(conversation_key, turn_sk(burst))
-        return None if item is None else _turn(conversation_key, item)
+        if item is None:
+            return None
+        return self._turn(conversation_key, item) if with_carried else _turn(conversation_key, item)
 
     def acquire_reply(self, conversation_key: str, burst: int, token: str, now: float) -> Turn | None:
         """Take (or renew) the reply lease of a turn; None when it has no answer yet, and the turn as it is once it
-        was delivered or failed (nothing left to send).
+        was delivered, failed, superseded or withheld (nothing left to send).
 
         Raises ReplyLeaseHeldError while another token holds a live lease.
         """
@@ -442,7 +643,7 @@ class DynamoDbStore:
                 UpdateExpression="SET reply_lease = :token, lease_expires = :expires",
                 ConditionExpression=(
                     "attribute_exists(answer) AND attribute_not_exists(delivered_at) AND "
-                    "attribute_not_exists(failed_at) AND "
+                    f"attribute_not_exists(failed_at) AND {NOT_REPLACED} AND "
                     "(attribute_not_exists(reply_lease) OR reply_lease = :token OR lease_expires < :now)"
                 ),
                 ExpressionAttributeValues={
@@ -459,22 +660,156 @@ class DynamoDbStore:
             old = e.response.get("Item")
             if not old or "answer" not in old:
                 return None
-            if "delivered_at" in old or "failed_at" in old:
+            if any(a in old for a in ("delivered_at", "failed_at", "superseded_at", "withheld_at")):
                 return _turn(conversation_key, old)  # settled: nothing to send, and the caller can tell how
             # The lease can be taken once lease_expires < now, i.e. from the second after it.
             until = int(old.get("lease_expires", {}).get("N", str(int(now)))) + 1
             raise ReplyLeaseHeldError(f"another run holds the lease until {iso_second(until)}") from e
-        return _turn(conversation_key, response["Attributes"])
+        return self._turn(conversation_key, response["Attributes"])
+
+    def begin_reply(self, turn: Turn, token: str, now: float, *, supersede: bool) -> ReplyStart:
+        """Decide, before the first part, whether this answer is sent (the lease holder only; one write settles it).
+
+        - A paused conversation (a human took over) withholds it.
+        - With `supersede`, messages waiting in the buffer supersede it, while its oldest message is inside its max
+          wait and the waiting burst is due by then: the buffer carries its messages into the next claim.
+        - Otherwise it is committed to: sent, whatever arrives now (a claim can no longer supersede it).
+        """
+        key = turn.conversation_key
+        for _ in range(10):
+            buffer = self._get(key, BUFFER_SK) or {}
+            if float(buffer.get("paused_until", {}).get("N", "0")) > now:
+                return self._settle_start(turn, token, "SET withheld_at = :now, withheld_reason = :why", now, "paused")
+            if not (supersede and self._superseded_by_waiting(turn, buffer, now)):
+                return self._settle_start(turn, token, "SET reply_started = :now", now, None)
+            outcome = self._carry_into_buffer(turn, token, buffer, now)
+            if outcome is not None:
+                return outcome
+        raise RetryableError("the buffer kept moving while deciding on a reply; retry")
+
+    def _superseded_by_waiting(self, turn: Turn, buffer: dict[str, Any], now: float) -> bool:
+        opened = buffer.get("opened_at", {}).get("N")
+        if (
+            turn.cap_deadline is None
+            or opened is None
+            or int(buffer.get("msg_count", {}).get("N", "0")) == 0
+            or int(buffer.get("burst", {}).get("N", "0")) == turn.burst
+        ):
+            return False
+        # The waiting burst's timer first looks at it at its first message's quiet deadline; from then on it sees the
+        # cap this turn hands down. Both must fall inside this turn's max wait.
+        first_look = epoch_of(quiet_deadline(float(opened), self._debounce))
+        cap = epoch_of(turn.cap_deadline)
+        return now < cap and first_look <= cap
+
+    def _carry_into_buffer(self, turn: Turn, token: str, buffer: dict[str, Any], now: float) -> ReplyStart | None:
+        """One transaction: the turn is superseded, and the buffer carries it into its open burst (whose max wait
+        becomes this turn's, if earlier). None when the buffer moved meanwhile: decide again."""
+        cap = min(buffer["cap_deadline"]["S"], turn.cap_deadline or buffer["cap_deadline"]["S"])
+        carried = [*turn.carried, turn.burst]
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": self._key(turn.conversation_key, turn_sk(turn.burst)),
+                            "UpdateExpression": "SET superseded_at = :now, superseded_by = :next REMOVE reply_lease",
+                            "ConditionExpression": f"reply_lease = :token AND {UNSTARTED}",
+                            "ExpressionAttributeValues": {
+                                ":now": _n(int(now)),
+                                ":next": buffer["burst"],
+                                ":token": _s(token),
+                            },
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": self._key(turn.conversation_key, BUFFER_SK),
+                            "UpdateExpression": (
+                                "SET #carried = list_append(if_not_exists(#carried, :empty), :carried), #cap = :cap, "
+                                "#version = #version + :one"
+                            ),
+                            "ConditionExpression": "#burst = :burst AND #version = :version",
+                            "ExpressionAttributeNames": {
+                                k: NAMES[k] for k in ("#carried", "#cap", "#version", "#burst")
+                            },
+                            "ExpressionAttributeValues": {
+                                ":empty": {"L": []},
+                                ":carried": {"L": [_n(b) for b in carried]},
+                                ":cap": _s(cap),
+                                ":one": _n(1),
+                                ":burst": buffer["burst"],
+                                ":version": buffer["version"],
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as e:
+            if _error_code(e) != "TransactionCanceledException":
+                raise _retryable(e, "supersede") from e
+            reasons = [r.get("Code", "None") for r in e.response.get("CancellationReasons", [])]
+            if any(code not in ("None", "ConditionalCheckFailed") for code in reasons):
+                raise RetryableError(f"supersede transaction cancelled: {reasons}") from e
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return self._started_or_settled(turn, token)
+            return None
+        return "superseded"
+
+    def _settle_start(self, turn: Turn, token: str, update: str, now: float, why: str | None) -> ReplyStart:
+        values = {":now": _n(int(now)), ":token": _s(token)}
+        if why is not None:
+            values[":why"] = _s(why)
+            update += " REMOVE reply_lease"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(turn.conversation_key, turn_sk(turn.burst)),
+                UpdateExpression=update,
+                ConditionExpression=f"reply_lease = :token AND {UNSTARTED}",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as e:
+            if _error_code(e) != "ConditionalCheckFailedException":
+                raise _retryable(e, "begin reply") from e
+            return self._started_or_settled(turn, token)
+        return "send" if why is None else "withheld"
+
+    def _started_or_settled(self, turn: Turn, token: str) -> ReplyStart:
+        """After a lost condition: a claim superseded the turn, or a retry of this very run committed it already."""
+        now_turn = self.load_turn(turn.conversation_key, turn.burst, with_carried=False)
+        if now_turn is not None and now_turn.reply_started and not (now_turn.delivered or now_turn.failed):
+            return "send"
+        return "settled"
 
     def record_delivery(
-        self, conversation_key: str, burst: int, token: str, parts_sent: int, *, done: bool, now: float
+        self,
+        conversation_key: str,
+        burst: int,
+        token: str,
+        parts_sent: int,
+        *,
+        done: bool,
+        now: float,
+        sent_id: str | None = None,
     ) -> None:
-        """Record each part as it leaves, so a retried reply never sends a part twice."""
-        expression = "SET parts_sent = :n" + (", delivered_at = :now REMOVE reply_lease" if done else "")
-        values = {":n": _n(parts_sent), ":token": _s(token)}
-        if done:
-            values[":now"] = _n(int(now))
+        """Record each part as it leaves, so a retried reply never sends a part twice; `sent_id`, the channel's id of
+        the part, is kept (dedupe TTL) so the channel's echo of it is known as the product's own."""
         try:
+            if sent_id is not None:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item={
+                        **self._key(conversation_key, f"sent#{sent_id}"),
+                        "expires_at": _n(int(now) + self._dedupe_ttl),
+                    },
+                )
+            expression = "SET parts_sent = :n" + (", delivered_at = :now REMOVE reply_lease" if done else "")
+            values = {":n": _n(parts_sent), ":token": _s(token)}
+            if done:
+                values[":now"] = _n(int(now))
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(conversation_key, turn_sk(burst)),
@@ -484,6 +819,168 @@ class DynamoDbStore:
             )
         except ClientError as e:
             raise _retryable(e, "record delivery") from e
+
+    def mark_replying(self, conversation_key: str, now: float, *, replying: bool) -> None:
+        """While a reply is leaving, an echo whose id is not recorded yet may be the product's own (the channel can
+        echo before the send call returns): the buffer says so until the reply is done, or its lease ran out."""
+        update = "SET #replying = :until" if replying else "REMOVE #replying"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(conversation_key, BUFFER_SK),
+                UpdateExpression=update,
+                ExpressionAttributeNames={"#replying": NAMES["#replying"]},
+                **({"ExpressionAttributeValues": {":until": _n(int(now) + self._reply_lease)}} if replying else {}),
+            )
+        except ClientError as e:
+            raise _retryable(e, "mark replying") from e
+
+    # ConversationControl: edits and deletes of waiting messages, echoes, and the handoff pause.
+
+    def apply_change(self, change: MessageChange, now: float) -> ChangeOutcome:
+        """Apply an edit or a delete to the message while it waits in the open burst: one conditional write.
+
+        An edit replaces the text (the latest edit wins, whatever order they arrive in) and moves the quiet deadline,
+        as a new message would; a delete removes the message. Redelivered, either writes the same thing again.
+        """
+        names = {k: NAMES[k] for k in ("#ids", "#quiet", "#deleted", "#version")}
+        values: dict[str, Any] = {":id": _s(change.message_id), ":one": _n(1)}
+        waiting = "contains(#ids, :id) AND attribute_exists(#quiet) AND " + (
+            "(attribute_not_exists(#deleted) OR NOT contains(#deleted, :id))"
+        )
+        if change.change == "edit":
+            text = change.text or ""
+            names.update({"#edit": EDIT_PREFIX + change.message_id, "#at": "at", "#bytes": NAMES["#bytes"]})
+            size = len(text.encode()) + len(change.message_id.encode())
+            values.update(
+                {
+                    ":edit": {"M": {"text": _s(text), "at": _n(change.changed_at_ms)}},
+                    ":at": _n(change.changed_at_ms),
+                    ":quiet": _s(quiet_deadline(now, self._debounce)),
+                    ":size": _n(size),
+                    ":room": _n(BUFFER_LIMIT - size),
+                }
+            )
+            update = "SET #edit = :edit, #quiet = :quiet, #version = #version + :one ADD #bytes :size"
+            condition = f"{waiting} AND (attribute_not_exists(#edit) OR #edit.#at <= :at) AND #bytes <= :room"
+        else:
+            values[":id_set"] = {"SS": [change.message_id]}
+            update = "SET #version = #version + :one ADD #deleted :id_set"
+            condition = waiting
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(change.conversation_key, BUFFER_SK),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as e:
+            if _error_code(e) != "ConditionalCheckFailedException":
+                raise _retryable(e, f"apply {change.change}") from e
+            return self._why_not_applied(change, e.response.get("Item", {}))
+        return "applied"
+
+    def _why_not_applied(self, change: MessageChange, old: dict[str, Any]) -> ChangeOutcome:
+        if change.message_id in old.get("ids", {}).get("SS", []) and "quiet_deadline" in old:
+            if change.message_id in old.get("deleted_ids", {}).get("SS", []):
+                # A redelivered delete finds its own work done; an edit finds nothing left to change.
+                return "applied" if change.change == "delete" else "outdated"
+            edit = old.get(EDIT_PREFIX + change.message_id)
+            if edit is not None and int(edit["M"]["at"]["N"]) > change.changed_at_ms:
+                return "outdated"
+            # Still waiting, and the edit is newer: only the room left in the item can have refused it.
+            raise RetryableError("the open burst has no room for this edit until it is claimed")
+        if self._get(change.conversation_key, f"msg#{change.message_id}") is not None:
+            return "answered"
+        return "unknown"
+
+    def is_own_echo(self, echo: BusinessEcho, now: float) -> bool:
+        """True for an echo of a part the product sent, or may be sending right now (see mark_replying)."""
+        if self._get(echo.conversation_key, f"sent#{echo.message_id}") is not None:
+            return True
+        buffer = self._get(echo.conversation_key, BUFFER_SK) or {}
+        return float(buffer.get("replying_until", {}).get("N", "0")) >= now
+
+    def conversations(self, channel: str, recipient_id: str, account_id: str | None) -> list[str]:
+        """The keys of the known conversations with this recipient (in `account_id` when given)."""
+        try:
+            response = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": _s(directory_pk(channel, recipient_id))},
+                ConsistentRead=True,
+            )
+        except ClientError as e:
+            raise _retryable(e, "find conversations") from e
+        return [
+            item["sk"]["S"]
+            for item in response.get("Items", [])
+            if account_id is None or item.get("account_id", {}).get("S") == account_id
+        ]
+
+    def pause(self, conversation_key: str, until: float, now: float, *, extend_only: bool = False) -> float:
+        """Pause the conversation until `until`; the buffer outlives the pause (TTL)."""
+        condition: dict[str, Any] = (
+            {
+                "ConditionExpression": "attribute_not_exists(#paused) OR #paused < :until",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+            if extend_only
+            else {}
+        )
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(conversation_key, BUFFER_SK),
+                UpdateExpression="SET #paused = :until, #expires = :expires",
+                ExpressionAttributeNames={"#paused": NAMES["#paused"], "#expires": NAMES["#expires"]},
+                ExpressionAttributeValues={
+                    ":until": _n(int(until)),
+                    ":expires": _n(max(int(now), int(until)) + self._buffer_ttl),
+                },
+                **condition,
+            )
+        except ClientError as e:
+            if _error_code(e) != "ConditionalCheckFailedException":
+                raise _retryable(e, "pause") from e
+            return float(e.response.get("Item", {}).get("paused_until", {}).get("N", str(int(until))))
+        return float(int(until))
+
+    def resume(self, conversation_key: str, now: float) -> None:
+        """End the pause now: messages from here on are answered."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(conversation_key, BUFFER_SK),
+                UpdateExpression="REMOVE #paused",
+                ExpressionAttributeNames={"#paused": NAMES["#paused"]},
+            )
+        except ClientError as e:
+            raise _retryable(e, "resume") from e
+
+    def paused_until(self, conversation_key: str, now: float) -> float | None:
+        """When the pause ends (epoch seconds); None when the conversation is not paused."""
+        buffer = self._get(conversation_key, BUFFER_SK) or {}
+        until = float(buffer.get("paused_until", {}).get("N", "0"))
+        return until if until > now else None
+
+    def _turn(self, conversation_key: str, item: dict[str, Any], dropped: list[str] | None = None) -> Turn:
+        """The turn with the messages of the turns it carries first (held ones stay held), in the person's order."""
+        turn = _turn(conversation_key, item)
+        if dropped:
+            turn = replace(turn, dropped_duplicates=tuple(dropped))
+        if not turn.carried:
+            return turn
+        messages, held = list(turn.messages), list(turn.held)
+        for burst in turn.carried:
+            earlier = self._get(conversation_key, turn_sk(burst))
+            if earlier is not None:
+                messages += _messages(earlier)
+                held += [h["S"] for h in earlier.get("held", {}).get("L", [])]
+        return replace(turn, messages=tuple(ordered(messages)), held=tuple(held))
 
     def _get(self, conversation_key: str, sk: str) -> dict[str, Any] | None:
         try:
@@ -509,4 +1006,10 @@ def _turn(conversation_key: str, item: dict[str, Any]) -> Turn:
         ai_failure=item.get("ai_failure", {}).get("S"),
         dropped_duplicates=tuple(d["S"] for d in item.get("dropped_duplicates", {}).get("L", [])),
         media=None if "media" not in item else tuple(ResolvedMedia(**m) for m in json.loads(item["media"]["S"])),
+        carried=tuple(int(b["N"]) for b in item.get("carried", {}).get("L", [])),
+        held=tuple(h["S"] for h in item.get("held", {}).get("L", [])),
+        superseded="superseded_at" in item,
+        withheld="withheld_at" in item,
+        reply_started="reply_started" in item,
+        cap_deadline=item.get("cap_deadline", {}).get("S"),
     )
