@@ -47,6 +47,8 @@ DEV_DEFAULTS = {
     "META_VERIFY_TOKEN": "local-verify-token",
     "TELEGRAM_SECRET_TOKEN": "local-telegram-secret",
     "GENERIC_SECRET": "local-generic-secret",
+    # The admin API's bearer token (README, Human handoff and the admin API); on AWS the admin routes take IAM only.
+    "ADMIN_TOKEN": "local-admin-token",
 }
 _LOCAL_ENV = {
     "AWS_ACCESS_KEY_ID": "local",
