@@ -56,6 +56,14 @@ locals {
 
   function_names = { for k, f in local.lambda_functions : k => "${var.name_prefix}-${replace(k, "_", "-")}" }
 
+  # The operators' admin API, served by post_message like the webhooks but authorized by IAM at the gateway (SigV4):
+  # no shared secret exists on AWS. Explicit methods: a wrong one under /admin gets API Gateway's 404, never the code.
+  admin_route_keys = [
+    "POST /admin/conversations/pause",
+    "POST /admin/conversations/resume",
+    "GET /admin/conversations/status",
+  ]
+
   # Static ARNs built from names: post_message needs the state machine's ARN, and the state machine
   # needs the functions, so the state machine's ARN is never read from the resource (no cycle).
   state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${local.names.state_machine}"
@@ -126,7 +134,9 @@ locals {
   lambda_permissions = {
     post_message = concat(
       [
-        { sid = "BufferWrite", actions = ["dynamodb:UpdateItem"], resources = [module.dynamodb.table_arn], conditions = [] },
+        # The buffer (messages, edits, deletes), the directory the admin API finds conversations in, the product's own
+        # echoes, and pauses (a human's echo, the admin API).
+        { sid = "BufferAndPauses", actions = ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], resources = [module.dynamodb.table_arn], conditions = [] },
         { sid = "StartBurstExecution", actions = ["states:StartExecution"], resources = [local.state_machine_arn], conditions = [] },
       ],
       local.secret_statements.post_message,
@@ -162,7 +172,9 @@ locals {
     )
     reply = concat(
       [
-        { sid = "RecordDelivery", actions = ["dynamodb:UpdateItem"], resources = [module.dynamodb.table_arn], conditions = [] },
+        # Settles each answer once before its first part (sent, superseded by later messages, withheld by a pause) and
+        # records every part as it leaves.
+        { sid = "RecordDelivery", actions = ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem"], resources = [module.dynamodb.table_arn], conditions = [] },
       ],
       local.secret_statements.reply,
       [
@@ -188,6 +200,9 @@ locals {
     MAX_WAIT_SECONDS                = tostring(var.max_wait_seconds)
     PROCESS_MESSAGE_TIMEOUT_SECONDS = tostring(var.lambda_timeout.process_message)
     REPLY_TIMEOUT_SECONDS           = tostring(var.lambda_timeout.reply)
+    # post_message pauses on a human's echo, process_message and reply follow supersedes and pauses.
+    SUPERSEDE_STALE_ANSWERS = tostring(var.supersede_stale_answers)
+    HANDOFF_SECONDS         = tostring(var.handoff_seconds)
   }
 
   # How to reach each channel's send API: reply sends, and process_message shows typing when enabled.
@@ -372,6 +387,7 @@ module "api_gateway" {
   # The function's own timeout plus a second for the invoke, within the HTTP API's 30 s: a shorter integration
   # timeout would answer 503 while the function still buffers the message, and the channel would redeliver it.
   integration_timeout_milliseconds = min(30000, (var.lambda_timeout.post_message + 1) * 1000)
+  admin_route_keys                 = local.admin_route_keys
   throttling_burst_limit           = var.api_throttling_burst_limit
   throttling_rate_limit            = var.api_throttling_rate_limit
   log_retention_days               = var.log_retention_days

@@ -33,6 +33,16 @@ output "health_url" {
   value       = "${module.api_gateway.api_endpoint}/health"
 }
 
+output "admin_api_url" {
+  description = "Base URL of the admin API: POST <url>/pause, POST <url>/resume, GET <url>/status. IAM-authorized: sign each request with SigV4 (service execute-api) as a principal holding admin_api_policy_json."
+  value       = "${module.api_gateway.api_endpoint}/admin/conversations"
+}
+
+output "admin_api_policy_json" {
+  description = "IAM policy document allowing execute-api:Invoke on exactly the three admin routes (pause, resume, status): attach it to the role or user that administers conversations."
+  value       = module.api_gateway.admin_policy_json
+}
+
 output "table_name" {
   description = "Name of the DynamoDB table (buffers, turns, dedupe records)."
   value       = module.dynamodb.table_name

@@ -128,6 +128,34 @@ variable "dedupe_retention_days" {
 }
 
 # ---------------------------------------------------------------------------------------------------
+# A conversation that moves on while the AI answers, and a human who takes it over
+# ---------------------------------------------------------------------------------------------------
+
+variable "supersede_stale_answers" {
+  description = "Messages that arrive after a burst was claimed but before any part of its answer was sent replace that answer: it is not sent, and the next burst answers both. false sends every answer as written."
+  type        = bool
+  default     = true
+  nullable    = false
+
+  validation {
+    condition     = var.supersede_stale_answers != null
+    error_message = "supersede_stale_answers must be true or false."
+  }
+}
+
+variable "handoff_seconds" {
+  description = "How long a human answering from the business inbox (an Instagram echo the product did not send, a WhatsApp Business app echo) pauses the bot for that conversation, in seconds; 0 never pauses on a human echo."
+  type        = number
+  default     = 1800
+  nullable    = false
+
+  validation {
+    condition     = var.handoff_seconds >= 0 && var.handoff_seconds <= 2592000 && floor(var.handoff_seconds) == var.handoff_seconds
+    error_message = "handoff_seconds must be a whole number between 0 (never pause on a human echo) and 2592000 (30 days)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
 # AI
 # ---------------------------------------------------------------------------------------------------
 

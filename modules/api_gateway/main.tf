@@ -1,4 +1,5 @@
-# HTTP API in front of post_message: the channel webhooks and a health check, all proxied to one function.
+# HTTP API in front of post_message: the channel webhooks and a health check, open at the gateway (post_message checks
+# each channel's signature), and the operators' admin routes, authorized by IAM; all proxied to one function.
 
 locals {
   # ANY, not GET and POST: post_message answers every other method with a JSON 405 naming the allowed ones, which
@@ -7,6 +8,12 @@ locals {
     "ANY /webhook/{channel}",
     "ANY /health",
   ])
+
+  # execute-api ARN of each admin route: <API execution ARN>/<stage>/<METHOD>/<path>, the resource IAM authorizes a
+  # signed request against (the request's own method: hence explicit methods only, never ANY).
+  admin_route_arns = {
+    for k in var.admin_route_keys : k => "${aws_apigatewayv2_api.this.execution_arn}/${aws_apigatewayv2_stage.this.name}/${replace(k, " ", "")}"
+  }
 }
 
 resource "aws_apigatewayv2_api" "this" {
@@ -27,12 +34,37 @@ resource "aws_apigatewayv2_integration" "this" {
 }
 
 resource "aws_apigatewayv2_route" "this" {
-  # checkov:skip=CKV_AWS_309:Channels cannot send IAM or JWT credentials; post_message verifies each channel's signature or secret token.
+  # checkov:skip=CKV_AWS_309:Channels cannot send IAM or JWT credentials; post_message verifies each channel's signature or secret token, and /health is public by design.
   for_each = local.route_keys
 
-  api_id    = aws_apigatewayv2_api.this.id
-  route_key = each.value
-  target    = "integrations/${aws_apigatewayv2_integration.this.id}"
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = each.value
+  authorization_type = "NONE"
+  target             = "integrations/${aws_apigatewayv2_integration.this.id}"
+}
+
+# The admin routes: the same integration, but API Gateway invokes it only for a SigV4-signed request of a principal
+# allowed execute-api:Invoke on the route (the admin_policy_json output). No route matches another method or path
+# under /admin, so nothing there reaches the function unauthenticated.
+resource "aws_apigatewayv2_route" "admin" {
+  for_each = var.admin_route_keys
+
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = each.value
+  authorization_type = "AWS_IAM"
+  target             = "integrations/${aws_apigatewayv2_integration.this.id}"
+}
+
+# What an operator needs to call the admin routes, and nothing else of the API.
+data "aws_iam_policy_document" "admin" {
+  count = length(var.admin_route_keys) > 0 ? 1 : 0
+
+  statement {
+    sid       = "InvokeAdminRoutes"
+    effect    = "Allow"
+    actions   = ["execute-api:Invoke"]
+    resources = [for k in sort(tolist(var.admin_route_keys)) : local.admin_route_arns[k]]
+  }
 }
 
 resource "aws_cloudwatch_log_group" "access" {

@@ -19,8 +19,18 @@ output "stage_name" {
 }
 
 output "route_keys" {
-  description = "Route keys served by the API."
-  value       = sort(tolist(local.route_keys))
+  description = "Route keys served by the API, admin routes included."
+  value       = sort(concat(tolist(local.route_keys), tolist(var.admin_route_keys)))
+}
+
+output "admin_route_arns" {
+  description = "execute-api ARN of each admin route, by route key (what execute-api:Invoke is granted on)."
+  value       = local.admin_route_arns
+}
+
+output "admin_policy_json" {
+  description = "IAM policy document allowing execute-api:Invoke on exactly the admin routes; null without admin routes."
+  value       = one(data.aws_iam_policy_document.admin[*].json)
 }
 
 output "access_log_group_name" {

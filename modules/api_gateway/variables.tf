@@ -39,6 +39,18 @@ variable "integration_timeout_milliseconds" {
   }
 }
 
+variable "admin_route_keys" {
+  description = "Route keys (\"METHOD /admin/...\") of the operators' admin API: the same integration as the webhooks, authorized with IAM (AWS_IAM: a SigV4-signed request of a principal allowed execute-api:Invoke on the route). Explicit methods and static paths only, so each route has one exact ARN to grant."
+  type        = set(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for k in var.admin_route_keys : can(regex("^(GET|POST|PUT|PATCH|DELETE) /admin(/[A-Za-z0-9._-]+)+$", k))])
+    error_message = "Each admin_route_keys entry must be GET, POST, PUT, PATCH or DELETE and a static path under /admin (no ANY, no {parameters}), e.g. \"POST /admin/conversations/pause\"."
+  }
+}
+
 variable "throttling_burst_limit" {
   description = "Stage-wide throttling burst limit (requests)."
   type        = number

@@ -31,6 +31,8 @@ COMMON_ENV |= {
     "PROCESS_MESSAGE_TIMEOUT_SECONDS",
     "REPLY_TIMEOUT_SECONDS",
 }
+# Superseding a stale answer and pausing on a human's echo: post_message, process_message and reply all act on them.
+COMMON_ENV |= {"SUPERSEDE_STALE_ANSWERS", "HANDOFF_SECONDS"}
 CHANNEL_ENV = {
     "WHATSAPP_API_VERSION",
     "WHATSAPP_PHONE_NUMBER_ID",
@@ -226,6 +228,12 @@ def root_validations(name: str) -> list[str]:
             id="media-days",
         ),
         pytest.param("transcribe_provider", ['"none"', '"openai"', '"aws"', "contains("], id="transcribe-provider"),
+        pytest.param(
+            "handoff_seconds",
+            ["var.handoff_seconds >= 0", "var.handoff_seconds <= 2592000", "floor(var.handoff_seconds)"],
+            id="handoff",
+        ),
+        pytest.param("supersede_stale_answers", ["var.supersede_stale_answers != null"], id="supersede"),
     ],
 )
 def test_tuning_variables_are_range_checked(name: str, fragments: list[str]) -> None:
@@ -248,6 +256,24 @@ def test_media_limits_are_the_codes(name: str) -> None:
     conditions = " ".join(root_validations(name))
     assert len(expected) == 2 and all(e in conditions for e in expected), (expected, conditions)
     assert blocks(load(REPO_ROOT / "variables.tf"), "variable")[name]["default"] == field.default
+
+
+def test_conversation_settings_are_the_codes() -> None:
+    """supersede_stale_answers and handoff_seconds default to, and accept exactly the range of, config.py's Settings."""
+    from debouncer.config import Settings
+
+    variables = blocks(load(REPO_ROOT / "variables.tf"), "variable")
+    supersede = Settings.model_fields["supersede_stale_answers"]
+    assert variables["supersede_stale_answers"]["type"] == "bool"
+    assert variables["supersede_stale_answers"]["default"] is supersede.default is True
+
+    handoff = Settings.model_fields["handoff_seconds"]
+    bounds = {op: v for m in handoff.metadata for op in ("ge", "le") if (v := getattr(m, op, None)) is not None}
+    assert bounds == {"ge": 0, "le": 2_592_000}
+    conditions = " ".join(root_validations("handoff_seconds"))
+    assert f"var.handoff_seconds >= {bounds['ge']}" in conditions
+    assert f"var.handoff_seconds <= {bounds['le']}" in conditions
+    assert variables["handoff_seconds"]["default"] == handoff.default == 1800
 
 
 def test_max_wait_not_below_debounce_is_enforced() -> None:
@@ -413,6 +439,95 @@ def test_every_lambda_environment_name_is_a_setting() -> None:
     known |= {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL"}  # read by Powertools
     for function, names in LAMBDA_ENV.items():
         assert names <= known, f"{function}: {sorted(names - known)} are read by nothing"
+
+
+# --- the admin API (issue 13) ----------------------------------------------------------------------------------------
+
+ADMIN_ROUTES = [
+    "POST /admin/conversations/pause",
+    "POST /admin/conversations/resume",
+    "GET /admin/conversations/status",
+]
+API_GATEWAY_MAIN = MODULES_DIR / "api_gateway" / "main.tf"
+
+
+def api_gateway_routes() -> dict[str, dict[str, Any]]:
+    """Every aws_apigatewayv2_route of modules/api_gateway, by resource name."""
+    return {
+        label(name): body
+        for resource in load(API_GATEWAY_MAIN).get("resource", [])
+        for name, body in resource.get("aws_apigatewayv2_route", {}).items()
+        if not name.startswith("__")
+    }
+
+
+def admin_route_key_pattern() -> re.Pattern[str]:
+    """The regex modules/api_gateway validates admin_route_keys with (RE2 and Python agree on this subset)."""
+    variable = blocks(load(MODULES_DIR / "api_gateway" / "variables.tf"), "variable")["admin_route_keys"]
+    [validation] = variable["validation"]
+    [pattern] = re.findall(r'regex\("([^"]+)"', str(validation["condition"]))
+    return re.compile(pattern)
+
+
+def test_the_admin_routes_are_the_codes_and_served_by_post_message() -> None:
+    """The root asks for exactly the three admin routes, on the API whose integration is post_message."""
+    assert root_locals()["admin_route_keys"] == ADMIN_ROUTES
+    api_gateway = blocks(load(REPO_ROOT / "main.tf"), "module")["api_gateway"]
+    assert api_gateway["admin_route_keys"] == "${local.admin_route_keys}"
+    assert api_gateway["lambda_function_arn"] == '${module.lambda["post_message"].function_arn}'
+
+
+def test_admin_routes_are_iam_authorized_and_webhooks_open_at_the_gateway() -> None:
+    """Two route resources sharing one integration: the webhooks with no gateway authorizer (post_message checks the
+    channels' signatures), the admin routes with AWS_IAM; no third resource could open another route."""
+    routes = api_gateway_routes()
+    assert sorted(routes) == ["admin", "this"]
+    webhooks, admin = routes["this"], routes["admin"]
+    assert webhooks["for_each"] == "${local.route_keys}" and webhooks["authorization_type"] == "NONE"
+    assert admin["for_each"] == "${var.admin_route_keys}" and admin["authorization_type"] == "AWS_IAM"
+    assert admin["target"] == webhooks["target"] == "integrations/${aws_apigatewayv2_integration.this.id}"
+    assert not any("authorizer_id" in r or "authorization_scopes" in r for r in routes.values())
+
+
+def test_the_checkov_route_skip_excuses_only_the_webhook_routes() -> None:
+    """CKV_AWS_309 (routes must be authorized) is skipped, with its reason, on the webhook routes and nowhere else."""
+    text = API_GATEWAY_MAIN.read_text()
+    blocks_text = re.split(r"(?m)^(?=resource |data |locals )", text)
+    skipped = [b.split("{", 1)[0].strip() for b in blocks_text if "checkov:skip=CKV_AWS_309" in b]
+    assert skipped == ['resource "aws_apigatewayv2_route" "this"']
+
+
+@pytest.mark.parametrize(
+    ("route_key", "accepted"),
+    [
+        *[pytest.param(k, True, id=k) for k in ADMIN_ROUTES],
+        pytest.param("ANY /admin/conversations/pause", False, id="any-method"),
+        pytest.param("POST /admin/{proxy+}", False, id="greedy-path"),
+        pytest.param("GET /admin/conversations/{key}", False, id="path-parameter"),
+        pytest.param("POST /admin", False, id="admin-root"),
+        pytest.param("POST /webhook/whatsapp", False, id="not-under-admin"),
+        pytest.param("$default", False, id="default-route"),
+        pytest.param("post /admin/conversations/pause", False, id="lowercase-method"),
+    ],
+)
+def test_admin_route_keys_are_explicit_methods_on_static_admin_paths(route_key: str, accepted: bool) -> None:
+    """Only explicit methods on static /admin paths: each has one exact execute-api ARN to grant, and no admin input
+    can add an ANY, greedy or $default route."""
+    assert bool(admin_route_key_pattern().fullmatch(route_key)) is accepted
+
+
+def test_admin_policy_grants_invoke_on_the_admin_routes_only() -> None:
+    """One statement: execute-api:Invoke on the admin routes' ARNs, built from the API's execution ARN and stage."""
+    [data] = [d for d in load(API_GATEWAY_MAIN).get("data", []) if "aws_iam_policy_document" in d]
+    [statement] = data["aws_iam_policy_document"]["admin"]["statement"]
+    assert (statement["effect"], statement["actions"]) == ("Allow", ["execute-api:Invoke"])
+    assert "local.admin_route_arns[k]" in statement["resources"]
+    module_locals = {k: v for b in load(API_GATEWAY_MAIN)["locals"] for k, v in b.items() if not k.startswith("__")}
+    arns = str(module_locals["admin_route_arns"])
+    assert "${aws_apigatewayv2_api.this.execution_arn}/${aws_apigatewayv2_stage.this.name}/" in arns
+    outputs = blocks(load(REPO_ROOT / "outputs.tf"), "output")
+    assert outputs["admin_api_policy_json"]["value"] == "${module.api_gateway.admin_policy_json}"
+    assert outputs["admin_api_url"]["value"] == "${module.api_gateway.api_endpoint}/admin/conversations"
 
 
 # --- the example --------------------------------------------------------------------------------------------------

@@ -35,9 +35,16 @@ def express_edge_max_wait() -> int:
 
 VARIABLE_SETS: dict[str, dict[str, Any]] = {
     "defaults": {},
-    "standard_600": {"workflow_type": "STANDARD", "max_wait_seconds": 600},
+    # Also the conversation settings' other ends (issue 13): answers never superseded, no pause on a human's echo.
+    "standard_600": {
+        "workflow_type": "STANDARD",
+        "max_wait_seconds": 600,
+        "supersede_stale_answers": False,
+        "handoff_seconds": 0,
+    },
     "express_edge": {"workflow_type": "EXPRESS", "max_wait_seconds": express_edge_max_wait()},
     "openai_kms": {
+        "handoff_seconds": 30 * 86400,  # the longest pause on a human's echo
         "ai_provider": "openai",
         "openai_base_url": "https://llm.example.com/v1",
         "openai_model": "gpt-4.1-mini",
@@ -258,7 +265,7 @@ def test_every_method_reaches_post_message_and_its_timeout_sets_the_integrations
     """ANY routes, so post_message's JSON 405 is what a wrong method gets; the integration waits as long as it runs."""
     plan = _plan_with(tf_workspace, "slow_webhook", {"lambda_timeout": {"post_message": 20}})
     routes = {r["route_key"] for r in _resources(plan, "aws_apigatewayv2_route").values()}
-    assert routes == {"ANY /webhook/{channel}", "ANY /health"}
+    assert routes == WEBHOOK_ROUTES | ADMIN_ROUTES  # the admin routes take explicit methods (see below)
     [integration] = _resources(plan, "aws_apigatewayv2_integration").values()
     assert integration["timeout_milliseconds"] == 21_000
 
@@ -439,3 +446,129 @@ def test_a_media_bucket_name_over_63_characters_stops_plan(tf_workspace: Any) ->
     assert not result.ok
     said = _said(result)
     assert "more than S3's 63: shorten name_prefix" in said, said[-3000:]
+
+
+# --- conversation settings and the admin API (issue 13) ---------------------------------------------------------
+
+WEBHOOK_ROUTES = {"ANY /webhook/{channel}", "ANY /health"}
+ADMIN_ROUTES = {
+    "POST /admin/conversations/pause",
+    "POST /admin/conversations/resume",
+    "GET /admin/conversations/status",
+}
+API_ID = "a1b2c3d4e5"
+EXECUTION_ARN = f"arn:aws:execute-api:{REGION}:123456789012:{API_ID}"
+API_ENDPOINT = f"https://{API_ID}.execute-api.{REGION}.amazonaws.com"
+POST_MESSAGE_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:chat-debouncer-post-message"
+INTEGRATION_ID = "abc1234"
+
+# A plan with the ids AWS assigns at apply given at plan (terraform test's override_resource, Terraform >= 1.11), so
+# the admin API's wiring and its policy show in full: route targets, the integration's function, the route ARNs.
+KNOWN_IDS_TEST = f"""
+run "admin_api" {{
+  command = plan
+
+  override_resource {{
+    target          = module.api_gateway.aws_apigatewayv2_api.this
+    override_during = plan
+    values = {{
+      execution_arn = "{EXECUTION_ARN}"
+      api_endpoint  = "{API_ENDPOINT}"
+    }}
+  }}
+
+  override_resource {{
+    target          = module.api_gateway.aws_apigatewayv2_integration.this
+    override_during = plan
+    values = {{
+      id = "{INTEGRATION_ID}"
+    }}
+  }}
+
+  override_resource {{
+    target          = module.lambda["post_message"].aws_lambda_function.this
+    override_during = plan
+    values = {{
+      arn = "{POST_MESSAGE_ARN}"
+    }}
+  }}
+}}
+"""
+
+
+def _plan_with_known_ids(workspace: Any, tmp_path: Path) -> dict[str, Any]:
+    """`terraform test -verbose` of KNOWN_IDS_TEST in a clone of the workspace: the plan of its one run."""
+    clone = workspace.clone(tmp_path / "known-ids")
+    (clone.root / "tests").mkdir()
+    (clone.root / "tests" / "admin_api.tftest.hcl").write_text(KNOWN_IDS_TEST)
+    result = clone.run("test", json=True, verbose=True)
+    messages = result.stdout if isinstance(result.stdout, list) else []
+    summaries = [m["test_summary"] for m in messages if m.get("type") == "test_summary"]
+    assert result.ok and summaries and summaries[0]["status"] == "pass", result.text()[-6000:]
+    [plan] = [m["test_plan"] for m in messages if m.get("type") == "test_plan"]
+    return dict(plan)
+
+
+def test_conversation_settings_reach_every_function(tf_workspace: Any) -> None:
+    """SUPERSEDE_STALE_ANSWERS and HANDOFF_SECONDS reach all three functions, with the defaults and with overrides at
+    both ends (every function's handler starts with them: test_planned_environment_initialises_function)."""
+    expected = {
+        "defaults": ("true", "1800"),
+        "standard_600": ("false", "0"),
+        "openai_kms": ("true", "2592000"),
+    }
+    for name, values in expected.items():
+        plan = _plan(tf_workspace, name)
+        for function in FUNCTIONS:
+            environment = planned_environment(plan, function)
+            assert (environment["SUPERSEDE_STALE_ANSWERS"], environment["HANDOFF_SECONDS"]) == values, (name, function)
+
+
+def test_invalid_conversation_settings_stop_plan(tf_workspace: Any) -> None:
+    """Past 30 days, handoff_seconds is refused by its validation; a non-bool supersede_stale_answers by its type."""
+    result = tf_workspace.plan({"handoff_seconds": 30 * 86400 + 1, "supersede_stale_answers": "sometimes"})
+    assert not result.ok
+    said = _said(result)
+    assert "handoff_seconds must be a whole number between 0 (never pause on a human echo) and 2592000" in said, said[
+        -3000:
+    ]
+    assert "Unsuitable value for var.supersede_stale_answers" in said and "a bool is required" in said, said[-3000:]
+
+
+def test_admin_routes_need_iam_and_webhook_routes_no_gateway_authorizer(tf_workspace: Any) -> None:
+    """As planned: the three admin routes AWS_IAM, the webhook routes NONE; the admin policy grants execute-api:Invoke
+    on three resources (the route ARNs, known once AWS names the API: see the next test)."""
+    plan = _plan(tf_workspace, "defaults")
+    routes = {r["route_key"]: r["authorization_type"] for r in _resources(plan, "aws_apigatewayv2_route").values()}
+    assert routes == {**dict.fromkeys(WEBHOOK_ROUTES, "NONE"), **dict.fromkeys(ADMIN_ROUTES, "AWS_IAM")}
+    [statement] = next(
+        rc["change"]["after"]["statement"]
+        for rc in plan["resource_changes"]
+        if rc["address"] == "module.api_gateway.data.aws_iam_policy_document.admin[0]"
+    )
+    assert (statement["effect"], statement["actions"]) == ("Allow", ["execute-api:Invoke"])
+    assert len(statement["resources"]) == len(ADMIN_ROUTES)
+
+
+def test_admin_api_wiring_and_policy_with_the_ids_aws_assigns(tf_workspace: Any, tmp_path: Path) -> None:
+    """With the API's, the integration's and post_message's ids known: every route (admin ones included) targets the
+    one integration, which invokes post_message; the admin policy grants execute-api:Invoke on exactly the three admin
+    routes' ARNs ($default stage, the route's method and path) and nothing else; the admin URL is the API's."""
+    plan = _plan_with_known_ids(tf_workspace, tmp_path)
+    routes = _resources(plan, "aws_apigatewayv2_route")
+    assert {r["route_key"] for r in routes.values()} == WEBHOOK_ROUTES | ADMIN_ROUTES
+    assert {r["target"] for r in routes.values()} == {f"integrations/{INTEGRATION_ID}"}
+    [integration] = _resources(plan, "aws_apigatewayv2_integration").values()
+    assert (integration["integration_type"], integration["integration_uri"]) == ("AWS_PROXY", POST_MESSAGE_ARN)
+    [permission] = _resources(plan, "aws_lambda_permission").values()
+    assert permission["source_arn"] == f"{EXECUTION_ARN}/*/*"  # admin routes included: API Gateway may invoke it
+
+    outputs = {name: change.get("after") for name, change in plan["output_changes"].items()}
+    assert outputs["admin_api_url"] == f"{API_ENDPOINT}/admin/conversations"
+    policy = json.loads(outputs["admin_api_policy_json"])
+    (statement,) = policy["Statement"]
+    assert (statement["Effect"], statement["Action"]) == ("Allow", "execute-api:Invoke")
+    assert sorted(statement["Resource"]) == sorted(
+        f"{EXECUTION_ARN}/$default/{route.replace(' ', '')}" for route in ADMIN_ROUTES
+    )
+    assert set(statement) == {"Sid", "Effect", "Action", "Resource"}  # no condition, principal or NotAction
