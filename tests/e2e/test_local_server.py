@@ -158,9 +158,12 @@ def test_statuses_echoes_reads_and_reactions_get_no_reply(server: Server) -> Non
         ("instagram", payloads.raw("instagram_echo")),
         ("instagram", payloads.raw("instagram_read_and_reaction")),
     ]
+    echo = payloads.raw("instagram_echo")
     for channel, raw in signed:
         status, _, body = server.http("POST", f"/webhook/{channel}", raw, payloads.signed_headers(channel, raw))
-        assert (status, json.loads(body)) == (200, {"accepted": 0, "duplicates": 0}), (channel, body)
+        # The echo of a message the product never sent is a human answering in the Instagram inbox: it pauses the bot.
+        expected = {"accepted": 0, "duplicates": 0} | ({"handoffs": 1} if raw == echo else {})
+        assert (status, json.loads(body)) == (200, expected), (channel, body)
     # A positive control in the same window: once it is answered, the pipeline has had its chance to misbehave.
     control = wa_user()
     post_wa(server, control, f"wamid.e2e.{control}", "control")

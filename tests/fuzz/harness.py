@@ -17,7 +17,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from debouncer.adapters.dynamodb import BUFFER_SK
 from debouncer.channels import generic, instagram, telegram, whatsapp
 from debouncer.local.runtime import ACCOUNT, REGION, LocalRuntime
-from debouncer.models import InboundMessage
+from debouncer.models import Inbound, InboundMessage
 
 # Every AWS call that writes: a rejected request must make none of them.
 WRITE_ACTIONS = frozenset(
@@ -135,7 +135,8 @@ class Target:
         """A 2xx to a POST: every message the payload carries is counted in the answer and sits in its buffer."""
         messages = self.normalize(channel, json.loads(raw))
         answer = reply.json()
-        assert set(answer) == {"accepted", "duplicates"}, reply
+        # "changes" and "handoffs" appear only when edits, deletes or a human's echo were taken in.
+        assert {"accepted", "duplicates"} <= set(answer) <= {"accepted", "duplicates", "changes", "handoffs"}, reply
         assert answer["accepted"] + answer["duplicates"] == len(messages), (reply, [m.message_id for m in messages])
         with self.runtime.emulator.running_as("operator"):
             for message in messages:
@@ -149,14 +150,18 @@ class Target:
         return messages
 
     def normalize(self, channel: str, payload: dict[str, Any]) -> list[InboundMessage]:
-        """The messages the webhook reads from `payload` (the normalizers are unit-tested on their own)."""
+        """The messages the webhook reads from `payload` (the normalizers are unit-tested on their own); edits,
+        deletes and echoes are not buffered messages."""
+        items: list[Inbound]
         if channel == "whatsapp":
-            return whatsapp.normalize(payload)
-        if channel == "instagram":
-            return instagram.normalize(payload)
-        if channel == "telegram":
-            return telegram.normalize(payload, bot_id=self._bot_id)
-        return generic.normalize(payload, now_ms=0)
+            items = whatsapp.normalize(payload)
+        elif channel == "instagram":
+            items = instagram.normalize(payload)
+        elif channel == "telegram":
+            items = telegram.normalize(payload, bot_id=self._bot_id)
+        else:
+            items = generic.normalize(payload, now_ms=0)
+        return [item for item in items if isinstance(item, InboundMessage)]
 
     def stop_executions(self) -> None:
         """Stop every running execution, every page of them (each accepted example opened a burst)."""

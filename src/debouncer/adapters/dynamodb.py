@@ -947,7 +947,27 @@ class DynamoDbStore:
             if _error_code(e) != "ConditionalCheckFailedException":
                 raise _retryable(e, "pause") from e
             return float(e.response.get("Item", {}).get("paused_until", {}).get("N", str(int(until))))
+        self._keep_listed(conversation_key, max(int(now), int(until)) + self._buffer_ttl)
         return float(int(until))
+
+    def _keep_listed(self, conversation_key: str, expires: int) -> None:
+        """A pause can outlast the directory entry (it expires with the buffer's retention after the last burst): keep
+        it as long as the pause's buffer, so the admin API still finds the conversation to resume it."""
+        channel, _, user = conversation_key.split("#", 2)
+        # The recipient is the key's user part; a Telegram forum topic's ("<chat>/<thread>") is the chat.
+        recipient = user.split("/", 1)[0] if channel == "telegram" else user
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": _s(directory_pk(channel, recipient)), "sk": _s(conversation_key)},
+                UpdateExpression="SET #expires = :expires",
+                ConditionExpression="attribute_exists(pk) AND #expires < :expires",
+                ExpressionAttributeNames={"#expires": NAMES["#expires"]},
+                ExpressionAttributeValues={":expires": _n(expires)},
+            )
+        except ClientError as e:
+            if _error_code(e) != "ConditionalCheckFailedException":
+                raise _retryable(e, "keep listed") from e
 
     def resume(self, conversation_key: str, now: float) -> None:
         """End the pause now: messages from here on are answered."""
@@ -956,10 +976,13 @@ class DynamoDbStore:
                 TableName=self._table,
                 Key=self._key(conversation_key, BUFFER_SK),
                 UpdateExpression="REMOVE #paused",
+                # Never creates an item (moto would, with no expiry: a key that holds a phone number, kept forever).
+                ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#paused": NAMES["#paused"]},
             )
         except ClientError as e:
-            raise _retryable(e, "resume") from e
+            if _error_code(e) != "ConditionalCheckFailedException":
+                raise _retryable(e, "resume") from e
 
     def paused_until(self, conversation_key: str, now: float) -> float | None:
         """When the pause ends (epoch seconds); None when the conversation is not paused."""

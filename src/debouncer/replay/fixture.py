@@ -78,7 +78,7 @@ class Event:
     signature: str = "valid"
     headers: Mapping[str, str | None] = field(default_factory=dict)
     status: int = 200
-    ack: tuple[int, int] | None = None
+    ack: Mapping[str, int] | None = None  # the exact body of the 200 answer
 
     def label(self) -> str:
         """How a failure line names the event."""
@@ -221,7 +221,7 @@ def _events(raw_events: list[dict[str, Any]]) -> tuple[Event, ...]:
             signature=raw.get("signature", "valid"),
             headers=raw.get("headers", {}),
             status=raw.get("status", 200),
-            ack=None if ack is None else (ack["accepted"], ack["duplicates"]),
+            ack=None if ack is None else dict(ack),
         )
         if event.payload is not None and event.signature == "valid" and event.status == 200:
             # A payload meant to be accepted must be one the channel could really send.

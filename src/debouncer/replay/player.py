@@ -96,7 +96,7 @@ def _post(endpoint: str, request: Request) -> str | None:
             got = json.loads(answer)
         except ValueError:
             return f"answer is not JSON: {answer[:200]!r}"
-        wanted = {"accepted": event.ack[0], "duplicates": event.ack[1]}
+        wanted = dict(event.ack)
         if got != wanted:
             return f"acknowledged {json.dumps(got)}, expected {json.dumps(wanted)}"
     return None
