@@ -39,13 +39,16 @@ class BlockedSender:
         from debouncer.adapters.outbox import LOCAL_OUTBOX
 
         LOCAL_OUTBOX.add({"recipient": message.recipient_id, "message_ids": list(message.message_ids)})
+        return f"sent-{uuid.uuid4().hex}"  # Instagram's send id, recorded so its echo is known as ours
         return None
 
 
 def test_every_path_calls_exactly_the_committed_actions(start_runtime: RuntimeFactory, httpserver: HTTPServer) -> None:
     runtime = start_runtime(MAX_MESSAGES="2")
     runtime.handlers["process_message"].processor._ai = HistoryEchoAI()
-    runtime.handlers["reply"].replier._senders = {"whatsapp": BlockedSender(), "generic": BlockedSender()}
+    runtime.handlers["reply"].replier._senders = {
+        channel: BlockedSender() for channel in ("whatsapp", "generic", "instagram")
+    }
     user, blocked = "1555" + uuid.uuid4().hex[:8], "blocked" + uuid.uuid4().hex[:8]
 
     # GIVEN a burst with a photo (read once into the media bucket)
@@ -62,6 +65,21 @@ def test_every_path_calls_exactly_the_committed_actions(start_runtime: RuntimeFa
     post(runtime, "whatsapp", builders.whatsapp(user, builders.wa_message(user, f"wamid.{user}.2", "again")))
     post(runtime, "whatsapp", builders.whatsapp(user, builders.wa_message(user, f"wamid.{user}.2", "again")))
     post(runtime, "whatsapp", builders.whatsapp(blocked, builders.wa_message(blocked, f"wamid.{blocked}", "x")))
+
+    # GIVEN an Instagram reply (its send id recorded), an echo to check, an edit of an answered message, and an admin
+    ig_user = "17" + uuid.uuid4().hex[:10]
+    post(runtime, "instagram", builders.instagram(ig_user, f"mid.{ig_user}", "hi"))
+    wait_for(lambda: replies_to(runtime, ig_user))
+    post(runtime, "instagram", builders.instagram_echo(ig_user, f"mid.human.{ig_user}", "Hi, Ana here"))
+    edit = builders.wa_edit(user, f"wamid.{user}.e", f"wamid.{user}.0", "hey")
+    post(runtime, "whatsapp", builders.whatsapp(user, edit))
+    status, _, _ = runtime.http(
+        "GET",
+        "/admin/conversations/status",
+        query=f"channel=whatsapp&recipient={user}",
+        headers={"Authorization": "Bearer local-admin-token"},
+    )
+    assert status == 200
 
     # WHEN every burst has been answered or dead-lettered
     wait_for(lambda: len(replies_to(runtime, user)) == 2)
