@@ -496,7 +496,7 @@ class DynamoDbStore:
                 ":lo": _s(turn_sk(0)),
                 ":hi": _s(turn_sk(before_burst - 1)),
             },
-            ProjectionExpression="messages, answer, failed_at, superseded_at, withheld_at, deleted",
+            ProjectionExpression="messages, answer, failed_at, superseded_at, withheld_at",
             ScanIndexForward=False,
             # Superseded turns come in the same page as the turn that answered them.
             Limit=2 * limit,
