@@ -130,7 +130,7 @@ class ConversationControl(Protocol):
         ...
 
     def conversations(self, channel: str, recipient_id: str, account_id: str | None) -> list[str]:
-        """The keys of the known conversations with this recipient (in one account when given), newest first."""
+        """The keys of the known conversations with this recipient (in one account when given)."""
         ...
 
     def pause(self, conversation_key: str, until: float, now: float, *, extend_only: bool = False) -> float:

@@ -505,12 +505,6 @@ def test_begin_reply_sends_when_the_waiting_burst_is_first_looked_at_after_the_t
     assert claim(store, waiting.burst, T0 + 8).carried == ()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="begin_reply computes the waiting burst's first look from opened_at, stored as int(now): a burst opened at "
-    "T0+4.5 is first looked at at iso_second(T0+6.5) = T0+7 (its AppendResult.quiet_deadline, the timer's wake_at), "
-    "but _superseded_by_waiting computes T0+4+2 = T0+6 <= the cap T0+6 and supersedes, past the starvation bound",
-)
 def test_begin_reply_sends_when_the_waiting_burst_opened_in_a_fraction_of_a_second_past_the_cap(
     store: DynamoDbStore,
 ) -> None:
@@ -710,11 +704,6 @@ def test_history_is_the_last_limit_exchanges_oldest_first(store: DynamoDbStore) 
     assert store.history(KEY, before_burst=turns[-1].burst + 1, limit=0) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="history reads one page of 2*limit turns: failed turns (left out) take its places, so an earlier "
-    "exchange is not returned although fewer than `limit` entries are",
-)
 def test_history_returns_an_earlier_exchange_past_failed_turns(store: DynamoDbStore) -> None:
     first = _delivered_turn(store, msg("m1", "hi", T0), claim_at=T0 + 2, answer="hello!")
     for i, at in enumerate((T0 + 10, T0 + 20), start=2):
@@ -725,11 +714,6 @@ def test_history_returns_an_earlier_exchange_past_failed_turns(store: DynamoDbSt
     assert first.burst < failed.burst
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="history reads one page of 2*limit turns: a chain of superseded turns longer than limit + 1 is cut, and "
-    "the answer's user text loses the oldest messages it answered",
-)
 def test_history_joins_every_turn_of_a_superseding_chain(store: DynamoDbStore) -> None:
     claimed(store, msg("m1", "a", T0), claim_at=T0 + 1)
     claimed(store, msg("m2", "b", T0 + 1.5), claim_at=T0 + 2)
@@ -821,22 +805,6 @@ def test_each_bursts_first_message_renews_the_conversations_directory_entry(stor
     claim(store, burst, T0 + 4)
     store.append(msg("m3", "c", T0 + 10), now=T0 + 10)  # the next burst's first
     assert expires() == int(T0 + 10) + 2 * DAY
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="ConversationControl.conversations promises the keys newest first; DynamoDbStore returns them in sort-key "
-    "order (the conversation key), whatever their age",
-)
-def test_conversations_come_newest_first(store: DynamoDbStore) -> None:
-    store.append(msg_in("1", "a1", T0), now=T0)
-    store.append(msg_in("9", "b1", T0 + 60), now=T0 + 60)
-    store.append(msg_in("5", "c1", T0 + 120), now=T0 + 120)
-
-    assert store.conversations("whatsapp", "2", None) == ["whatsapp#5#2", "whatsapp#9#2", "whatsapp#1#2"]
-
-
-# --- echoes ----------------------------------------------------------------------------------------------------------
 
 
 def test_an_echo_is_our_own_when_we_recorded_its_id_or_while_a_reply_is_leaving(store: DynamoDbStore) -> None:

@@ -31,6 +31,8 @@ TURN_OVERHEAD = 16 * 1024
 # What the buffer's messages may take, as size_bytes counts them (document and id): above max_buffer_bytes' ceiling
 # (256 KiB), so a burst flushes on size before it is full; a message that does not fit waits for the next burst.
 BUFFER_LIMIT = ITEM_LIMIT - ANSWER_LIMIT - 2 * REASON_LIMIT - MEDIA_LIMIT - TURN_OVERHEAD
+# At most this many pages of turns are read for one history (each of 2 x ai_history_turns turns).
+HISTORY_PAGES = 5
 # A transaction holds at most 100 items: the buffer update, the turn, the superseded turn, and up to 97 dedupe records.
 DEDUPE_IN_CLAIM = 97
 THROTTLING = {
@@ -120,6 +122,13 @@ def _edited(message: InboundMessage, edit: dict[str, Any] | None) -> InboundMess
     return InboundMessage.model_validate({**message.model_dump(), "text": edit["M"]["text"]["S"] or None})
 
 
+def _is_exchange(item: dict[str, Any]) -> bool:
+    """A turn the history shows: answered and delivered or being delivered, or withheld with the person's messages."""
+    if "withheld_at" in item:
+        return bool(item.get("messages", {}).get("L"))
+    return "answer" in item and "failed_at" not in item and "superseded_at" not in item
+
+
 def _settled_or_started(turn: Turn) -> bool:
     return turn.reply_started or turn.superseded or turn.withheld or turn.failed or turn.delivered
 
@@ -182,7 +191,7 @@ class DynamoDbStore:
                     "SET #messages = list_append(if_not_exists(#messages, :empty), :message), "
                     "#version = if_not_exists(#version, :zero) + :one, "
                     "#burst = if_not_exists(#burst, :first), "
-                    "#quiet = :quiet, #cap = if_not_exists(#cap, :cap), #opened = if_not_exists(#opened, :now), "
+                    "#quiet = :quiet, #cap = if_not_exists(#cap, :cap), #opened = if_not_exists(#opened, :opened), "
                     "#expires = :expires "
                     "ADD #ids :id_set, #count :one, #bytes :size"
                 ),
@@ -207,7 +216,8 @@ class DynamoDbStore:
                     ":first": _n(first_burst(now)),
                     ":quiet": _s(quiet_deadline(now, self._debounce)),
                     ":cap": _s(cap_deadline(now, self._max_wait)),
-                    ":now": _n(int(now)),
+                    # Exact, not whole seconds: the burst's first look (its quiet deadline) is computed from it.
+                    ":opened": _n(now),
                     ":expires": _n(int(now) + self._buffer_ttl),
                     ":id_set": {"SS": [message.message_id]},
                     ":id": _s(message.message_id),
@@ -488,31 +498,44 @@ class DynamoDbStore:
         """
         if limit <= 0 or before_burst <= 1:
             return []
-        response = self._client.query(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
-            ExpressionAttributeValues={
-                ":pk": _s(conversation_key),
-                ":lo": _s(turn_sk(0)),
-                ":hi": _s(turn_sk(before_burst - 1)),
-            },
-            ProjectionExpression="messages, answer, failed_at, superseded_at, withheld_at",
-            ScanIndexForward=False,
-            # Superseded turns come in the same page as the turn that answered them.
-            Limit=2 * limit,
-        )
+        items: list[dict[str, Any]] = []  # newest first
+        exchanges = 0
+        start: dict[str, Any] | None = None
+        # Pages until `limit` exchanges are read and the oldest one's superseded turns with it (bounded: a turn that
+        # never reached the person takes a place in a page, not in the history).
+        for _ in range(HISTORY_PAGES):
+            page = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+                ExpressionAttributeValues={
+                    ":pk": _s(conversation_key),
+                    ":lo": _s(turn_sk(0)),
+                    ":hi": _s(turn_sk(before_burst - 1)),
+                },
+                ProjectionExpression="messages, answer, failed_at, superseded_at, withheld_at",
+                ScanIndexForward=False,
+                Limit=2 * limit,
+                **({"ExclusiveStartKey": start} if start else {}),
+            )
+            for item in page.get("Items", []):
+                if exchanges >= limit and "superseded_at" not in item:
+                    break  # the oldest exchange is complete: what follows is older than the history asked for
+                items.append(item)
+                exchanges += _is_exchange(item)
+            else:
+                start = page.get("LastEvaluatedKey")
+                if start is not None:
+                    continue
+            break
         entries: list[HistoryEntry] = []
         carried: list[InboundMessage] = []
-        for item in reversed(response.get("Items", [])):
+        for item in reversed(items):
             messages = _messages(item)
             if "superseded_at" in item:
                 carried += messages
-            elif "withheld_at" in item:
-                if messages:
-                    entries.append(HistoryEntry(user=concatenate(carried + messages), assistant=None))
-                carried = []
-            elif "answer" in item and "failed_at" not in item:  # a failed reply never reached the user
-                entries.append(HistoryEntry(user=concatenate(carried + messages), assistant=item["answer"]["S"]))
+            elif _is_exchange(item):
+                answer = item["answer"]["S"] if "withheld_at" not in item else None
+                entries.append(HistoryEntry(user=concatenate(carried + messages), assistant=answer))
                 carried = []
             else:
                 carried = []
