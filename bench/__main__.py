@@ -6,6 +6,8 @@ Stages, each bounded in time and count:
 3. bursts of 1, 4 and 10 through both designs on one emulator: AWS calls, capacity units, state transitions,
    execution durations, Lambda durations, reply lateness (bench.pipeline, bench.figures);
 4. the latency one media item adds to process_message (bench.media);
+5. double texting with SUPERSEDE_STALE_ANSWERS on and off: the AI calls superseded answers cost, replies per
+   conversation, time to the reply (bench.supersede);
 then the cost of a million messages at list prices (bench.prices), the table, and build/bench.json.
 """
 
@@ -19,7 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ack, artifacts, media, pipeline, prices
+from bench import ack, artifacts, media, pipeline, prices, supersede
 from bench.figures import BurstFigures, Cost, LambdaConfig, cost_per_million, lambda_config, summarize
 from bench.pipeline import percentile
 from bench.report import Report, Row, Target
@@ -31,6 +33,8 @@ SATURATED_REQUESTS, SATURATED_S, PACED_S, PACED_INTERVAL_S = 2000, 12.0, 8.0, 1.
 DEBOUNCE_S, MAX_WAIT_S, GAP_S, BURSTS_PER_SIZE = 10, 60, 0.3, 4
 IMPORT_RUNS = 5
 MEDIA_BURSTS = 6
+# Double texting: conversations per mode (both modes run one after the other), the AI's fixed think time, the window.
+SUPERSEDE_CONVERSATIONS, THINK_S, SUPERSEDE_DEBOUNCE_S = 40, 2.0, 2
 
 
 def log(message: str) -> None:
@@ -79,6 +83,13 @@ def main() -> int:
         Row(section, "  latency one media item adds, p50 (download, store, read back)", "ms", photo.added_ms),
         Row(section, "  of which outside the emulated AWS calls", "ms", photo.with_own_ms - photo.without_own_ms),
     ]
+    doubled = supersede.run(
+        conversations=SUPERSEDE_CONVERSATIONS,
+        think_seconds=THINK_S,
+        debounce_seconds=SUPERSEDE_DEBOUNCE_S,
+        progress=log,
+    )
+    supersede.add_to(report, doubled)
     report.notes.append(
         f"Machine: {os.cpu_count()} CPUs, load average {load_before[0]:.2f} before and {os.getloadavg()[0]:.2f} after "
         f"(other work shares it); Python {platform.python_version()}; whole run {time.monotonic() - began:.0f} s."

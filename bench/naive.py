@@ -34,7 +34,7 @@ from debouncer.errors import RetryableError
 from debouncer.ingest import Ingest, IngestResult
 from debouncer.local.runtime import ACCOUNT, PROJECT_ROOT, REGION, LocalRuntime, api_gateway_event
 from debouncer.local.server import LocalServer
-from debouncer.models import InboundMessage
+from debouncer.models import Inbound, InboundMessage
 from debouncer.statemachine import render_file
 from debouncer.webhook import build_app
 
@@ -61,10 +61,10 @@ class NaiveIngest(Ingest):
         self._arn = state_machine_arn
         self._settings = settings
 
-    def accept(self, messages: Sequence[InboundMessage]) -> IngestResult:
-        """Buffer each message and restart its conversation's timer."""
+    def accept(self, items: Sequence[Inbound]) -> IngestResult:
+        """Buffer each message and restart its conversation's timer; edits, deletes and echoes are ignored."""
         accepted = duplicates = 0
-        for message in ordered(messages):
+        for message in ordered([item for item in items if isinstance(item, InboundMessage)]):
             if self._append_and_restart(message):
                 accepted += 1
             else:
