@@ -70,6 +70,10 @@ def _with_text(document: Any, text: str) -> Any:
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
+def _counts(answer: dict[str, int]) -> dict[str, int]:
+    return {key: answer[key] for key in ("accepted", "duplicates")}
+
+
 @examples(0.25)
 @given(data=st.data())
 def test_valid_payload_with_any_text_is_buffered_and_its_base64_redelivery_is_a_duplicate(
@@ -89,8 +93,9 @@ def test_valid_payload_with_any_text_is_buffered_and_its_base64_redelivery_is_a_
     # THEN the first delivery is accepted and buffered, and the second is absorbed as a duplicate
     assert reply.status == 200, reply
     messages = target.assert_buffered(channel, raw, reply)
-    assert reply.json() == {"accepted": len(messages), "duplicates": 0}
-    assert (again.status, again.json()) == (200, {"accepted": 0, "duplicates": len(messages)}), again
+    # An echo in the payload (one the product never sent) is also counted as a handoff: not a buffered message.
+    assert _counts(reply.json()) == {"accepted": len(messages), "duplicates": 0}
+    assert (again.status, _counts(again.json())) == (200, {"accepted": 0, "duplicates": len(messages)}), again
 
 
 @examples(0.25)
