@@ -136,7 +136,7 @@ locals {
       [
         # The buffer (messages, edits, deletes), the directory the admin API finds conversations in, the product's own
         # echoes, and pauses (a human's echo, the admin API).
-        { sid = "BufferAndPauses", actions = ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], resources = [module.dynamodb.table_arn], conditions = [] },
+        { sid = "BufferAndPauses", actions = ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query"], resources = [module.dynamodb.table_arn], conditions = [] },
         { sid = "StartBurstExecution", actions = ["states:StartExecution"], resources = [local.state_machine_arn], conditions = [] },
       ],
       local.secret_statements.post_message,
@@ -174,7 +174,7 @@ locals {
       [
         # Settles each answer once before its first part (sent, superseded by later messages, withheld by a pause) and
         # records every part as it leaves.
-        { sid = "RecordDelivery", actions = ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem"], resources = [module.dynamodb.table_arn], conditions = [] },
+        { sid = "RecordDelivery", actions = ["dynamodb:UpdateItem", "dynamodb:GetItem"], resources = [module.dynamodb.table_arn], conditions = [] },
       ],
       local.secret_statements.reply,
       [

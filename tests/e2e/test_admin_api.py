@@ -113,6 +113,18 @@ def post_wa(server: Server, user: str, mid: str, text: str, account: str = build
     raw = builders.body(payload)
     status, _, body = server.http("POST", "/webhook/whatsapp", raw, builders.sign("whatsapp", raw))
     assert (status, json.loads(body)) == (200, {"accepted": 1, "duplicates": 0}), body
+    known(server, "whatsapp", user, account)
+
+
+def known(server: Server, channel: str, recipient: str, account: str | None = None, conversations: int = 1) -> None:
+    """Wait until the admin API knows the conversation(s): from the claim of their first burst."""
+    query = f"channel={channel}&recipient={recipient}" + (f"&account={account}" if account else "")
+
+    def found() -> bool:
+        status, _, answer = admin(server, "GET", STATUS, query=query)
+        return status == 200 and answer["conversations"] >= conversations
+
+    poll(found, timeout=REPLY_TIMEOUT, what=f"the admin API knows {channel} conversations of {recipient}")
 
 
 def admin(
@@ -382,6 +394,7 @@ def test_the_topics_of_a_telegram_forum_are_paused_and_resumed_together(admin_se
         raw = builders.body(update)
         status, _, body = admin_server.http("POST", "/webhook/telegram", raw, builders.sign("telegram", raw))
         assert status == 200, body
+    known(admin_server, "telegram", str(chat), conversations=2)
 
     # A chat id is a number in Telegram's API: taken as a JSON number too.
     status, _, paused = admin(admin_server, "POST", PAUSE, {"channel": "telegram", "recipient": chat, "seconds": 60})

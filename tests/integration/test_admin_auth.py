@@ -13,7 +13,7 @@ from typing import Any
 
 from debouncer.local.runtime import ACCOUNT, LocalRuntime, api_gateway_event
 from tests import builders
-from tests.conftest import RuntimeFactory, post
+from tests.conftest import RuntimeFactory, post, replies_to, wait_for
 
 PAUSE, STATUS = "/admin/conversations/pause", "/admin/conversations/status"
 IAM_CALLER = {
@@ -57,6 +57,8 @@ def test_iam_authorized_requests_need_no_bearer_and_others_are_refused(start_run
     )
     pause = {"channel": "whatsapp", "recipient": user, "seconds": 300}
     query = f"channel=whatsapp&recipient={user}"
+    # The admin API knows a conversation from its first burst's claim: here, once it is answered.
+    wait_for(lambda: replies_to(runtime, user))
 
     # WHEN a call comes without API Gateway's IAM context, whatever its Authorization header: refused
     for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": "Bearer local-admin-token"}):

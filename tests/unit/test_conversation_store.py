@@ -780,10 +780,12 @@ def test_paused_until_is_none_unless_a_pause_is_in_force(store: DynamoDbStore) -
 
 
 def test_conversations_are_found_by_recipient_in_every_account_or_in_one(store: DynamoDbStore, client: Any) -> None:
-    # GIVEN one person writing to two of our accounts, and another person
-    store.append(msg_in("1", "a1", T0), now=T0)
-    store.append(msg_in("9", "b1", T0 + 1), now=T0 + 1)
-    store.append(msg_in("1", "c1", T0, recipient="3"), now=T0)
+    # GIVEN one person writing to two of our accounts, and another person, each burst claimed
+    for message, now in ((msg_in("1", "a1", T0), T0), (msg_in("9", "b1", T0 + 1), T0 + 1)):
+        result = store.append(message, now=now)
+        assert store.claim(message.conversation_key, result.burst, "exec", now + 3) is not None
+    other = msg_in("1", "c1", T0, recipient="3")
+    assert store.claim(other.conversation_key, store.append(other, now=T0).burst, "exec", T0 + 3) is not None
 
     assert sorted(store.conversations("whatsapp", "2", None)) == ["whatsapp#1#2", "whatsapp#9#2"]
     assert store.conversations("whatsapp", "2", "9") == ["whatsapp#9#2"]
@@ -792,19 +794,20 @@ def test_conversations_are_found_by_recipient_in_every_account_or_in_one(store: 
     assert store.conversations("telegram", "2", None) == []
 
 
-def test_each_bursts_first_message_renews_the_conversations_directory_entry(store: DynamoDbStore, client: Any) -> None:
-    def expires() -> int:
+def test_each_claim_lists_the_conversation_and_renews_its_directory_entry(store: DynamoDbStore, client: Any) -> None:
+    def expires() -> int | None:
         entry = item(client, KEY, key=directory_pk("whatsapp", "2"))
-        assert entry is not None and entry["account_id"] == {"S": "1"}
+        if entry is None:
+            return None
+        assert entry["account_id"] == {"S": "1"}
         return int(entry["expires_at"]["N"])
 
-    burst = burst_of(store, msg("m1", "a", T0))
-    assert expires() == int(T0) + 2 * DAY
-    store.append(msg("m2", "b", T0 + 1), now=T0 + 1)  # not a burst's first: the entry stays as it is
-    assert expires() == int(T0) + 2 * DAY
+    burst = burst_of(store, msg("m1", "a", T0), msg("m2", "b", T0 + 1))
+    assert expires() is None  # not on the webhook's path: the claim lists it
     claim(store, burst, T0 + 4)
-    store.append(msg("m3", "c", T0 + 10), now=T0 + 10)  # the next burst's first
-    assert expires() == int(T0 + 10) + 2 * DAY
+    assert expires() == int(T0 + 4) + 2 * DAY
+    claim(store, burst_of(store, msg("m3", "c", T0 + 10)), T0 + 13)
+    assert expires() == int(T0 + 13) + 2 * DAY
 
 
 def test_an_echo_is_our_own_when_we_recorded_its_id_or_while_a_reply_is_leaving(store: DynamoDbStore) -> None:

@@ -33,8 +33,9 @@ TURN_OVERHEAD = 16 * 1024
 BUFFER_LIMIT = ITEM_LIMIT - ANSWER_LIMIT - 2 * REASON_LIMIT - MEDIA_LIMIT - TURN_OVERHEAD
 # At most this many pages of turns are read for one history (each of 2 x ai_history_turns turns).
 HISTORY_PAGES = 5
-# A transaction holds at most 100 items: the buffer update, the turn, the superseded turn, and up to 97 dedupe records.
-DEDUPE_IN_CLAIM = 97
+# A transaction holds at most 100 items: the buffer update, the turn, the directory entry, the superseded turn, and up
+# to 96 dedupe records.
+DEDUPE_IN_CLAIM = 96
 THROTTLING = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -233,8 +234,6 @@ class DynamoDbStore:
                 first = _messages({"messages": {"L": old.get("messages", {}).get("L", [])[:1]}})
                 duplicate = message.message_id in old.get("ids", {}).get("SS", [])
                 opened = bool(first) and first[0].message_id == message.message_id
-                if duplicate and opened:
-                    self._list_in_directory(message, now)  # its first delivery may have stopped short of it
                 return AppendResult(
                     burst=int(old["burst"]["N"]),
                     count=int(old["msg_count"]["N"]),
@@ -252,8 +251,6 @@ class DynamoDbStore:
         if paused:
             # Written while a human has the conversation: kept for the AI's history, never answered.
             self._hold(message, burst)
-        if count == 1:
-            self._list_in_directory(message, now)
         return AppendResult(
             burst=burst,
             count=count,
@@ -278,21 +275,24 @@ class DynamoDbStore:
                 raise _retryable(e, "hold") from e
             # Claimed in between: that claim may answer it, as it would have without the pause.
 
-    def _list_in_directory(self, message: InboundMessage, now: float) -> None:
+    def _directory_entry(self, message: InboundMessage, now: float) -> dict[str, Any]:
         """The admin API names a conversation by channel and recipient; keys also hold our account id. One entry per
-        conversation under its recipient, renewed by each burst's first message (and expiring with its buffer)."""
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={
+        conversation under its recipient, written by each claim (off the webhook's path, in the claim's transaction)
+        and expiring with the buffer's retention."""
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": {
                     "pk": _s(directory_pk(message.channel, message.recipient_id)),
                     "sk": _s(message.conversation_key),
-                    "account_id": _s(message.account_id),
-                    "expires_at": _n(int(now) + self._buffer_ttl),
                 },
-            )
-        except ClientError as e:
-            raise _retryable(e, "list conversation") from e
+                "UpdateExpression": "SET account_id = :account, expires_at = :expires",
+                "ExpressionAttributeValues": {
+                    ":account": _s(message.account_id),
+                    ":expires": _n(int(now) + self._buffer_ttl),
+                },
+            }
+        }
 
     def claim(
         self, conversation_key: str, burst: int, claimer: str, now: float, *, supersede: bool = False
@@ -350,7 +350,7 @@ class DynamoDbStore:
                 if any(code not in ("None", "ConditionalCheckFailed") for code in reasons):
                     # A conflict or throttling: only a failed condition says what the item holds.
                     raise RetryableError(f"claim transaction cancelled: {reasons}") from e
-                first_dedupe = 2 if superseded is None else 3
+                first_dedupe = 3 if superseded is None else 4
                 if not reasons or "ConditionalCheckFailed" in reasons[:first_dedupe]:
                     # The buffer moved (a new message, or another claim), or the turn before this one started its
                     # reply: read again.
@@ -450,6 +450,7 @@ class DynamoDbStore:
                 }
             },
             {"Put": {"TableName": self._table, "Item": turn, "ConditionExpression": "attribute_not_exists(pk)"}},
+            self._directory_entry(_messages(item)[0], now),
         ]
         if claimed.supersedes is not None:
             items.append(
@@ -822,12 +823,11 @@ class DynamoDbStore:
         the part, is kept (dedupe TTL) so the channel's echo of it is known as the product's own."""
         try:
             if sent_id is not None:
-                self._client.put_item(
+                self._client.update_item(
                     TableName=self._table,
-                    Item={
-                        **self._key(conversation_key, f"sent#{sent_id}"),
-                        "expires_at": _n(int(now) + self._dedupe_ttl),
-                    },
+                    Key=self._key(conversation_key, f"sent#{sent_id}"),
+                    UpdateExpression="SET expires_at = :expires",
+                    ExpressionAttributeValues={":expires": _n(int(now) + self._dedupe_ttl)},
                 )
             expression = "SET parts_sent = :n" + (", delivered_at = :now REMOVE reply_lease" if done else "")
             values = {":n": _n(parts_sent), ":token": _s(token)}

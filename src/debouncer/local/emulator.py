@@ -273,6 +273,7 @@ class Emulator:
         self.functions: dict[str, Handler] = {}
         self.pools: dict[str, FunctionPool] = {}  # the deploy()ed functions' environments
         self.calls: Counter[tuple[str, str]] = Counter()
+        self._authorized: set[tuple[str, str]] = set()  # (caller, IAM action) each call needed
         self._calls_lock = threading.Lock()
         self.faults: list[FaultHook] = []
         self._caller = threading.local()
@@ -486,8 +487,10 @@ class Emulator:
         """Route one botocore request: a Lambda invoke to our handler, anything else to moto under the lock."""
         action = _action(request)
         caller = self.caller
+        needed = iam_actions(action, request.body)
         with self._calls_lock:
             self.calls[(caller, action)] += 1
+            self._authorized.update((caller, iam) for iam in needed)
         for fault in list(self.faults):
             injected = fault(caller, action)
             if injected is not None:
@@ -531,9 +534,9 @@ class Emulator:
         """The IAM actions each caller needed, as seen so far."""
         observed: dict[str, set[str]] = {}
         with self._calls_lock:
-            seen = list(self.calls)
+            seen = list(self._authorized)
         for caller, action in seen:
-            observed.setdefault(caller, set()).update(iam_actions(action))
+            observed.setdefault(caller, set()).add(action)
         return {caller: sorted(actions) for caller, actions in sorted(observed.items())}
 
 
@@ -562,8 +565,21 @@ def _action(request: Any) -> str:
     return f"{host}:{request.method} {request.url.split('?', 1)[0].split('.com', 1)[-1]}"
 
 
-def iam_actions(action: str) -> set[str]:
-    """The IAM actions an API call needs (a transaction is authorized per item operation)."""
-    if action == "dynamodb:TransactWriteItems":
-        return {"dynamodb:UpdateItem", "dynamodb:PutItem"}
-    return {action}
+# A transaction is authorized per item, by the action each item's operation would need on its own.
+_TRANSACT_ITEM_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+
+
+def iam_actions(action: str, body: bytes | str | None = None) -> set[str]:
+    """The IAM actions an API call needs: a transaction needs those of the operations it holds (its body)."""
+    if action != "dynamodb:TransactWriteItems":
+        return {action}
+    try:
+        items = json.loads(body or b"{}")["TransactItems"]
+        return {_TRANSACT_ITEM_ACTIONS[kind] for item in items for kind in item if kind in _TRANSACT_ITEM_ACTIONS}
+    except (ValueError, KeyError, TypeError):
+        return {"dynamodb:UpdateItem", "dynamodb:PutItem"}  # unreadable: what our transactions hold
