@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -110,12 +110,16 @@ def serving() -> Iterator[HTTPServer]:
 
 @dataclass(frozen=True)
 class Send:
-    """One send request a channel API received, and the status it answered."""
+    """One send request a channel API received, when, and the status it answered."""
 
     channel: str
     conversation: int
     text: str
     status: int
+    at: float = 0.0  # time.time() when the request arrived
+    # The ids of the messages the reply answers, as the channel sees them: the generic callback's in_reply_to (the
+    # other channels' payloads name none); None where the payload carries none.
+    in_reply_to: tuple[str, ...] | None = None
 
     @property
     def delivered(self) -> bool:
@@ -165,7 +169,9 @@ class ChannelApis:
         body = json.loads(request.get_data() or b"{}")
         if channel is None:
             return self._refuse(f"unexpected request {request.path}", 404)
+        at = time.time()
         recipient, text = _recipient_and_text(channel, body)
+        in_reply_to = tuple(body["in_reply_to"]) if channel == "generic" and "in_reply_to" in body else None
         conversation = self._workload.by_recipient.get((channel, recipient))
         if conversation is None:
             return self._refuse(f"{channel}: send to unknown recipient {recipient!r}", 400)
@@ -188,7 +194,7 @@ class ChannelApis:
         else:
             response = _json(200, OK[channel])
         with self._lock:
-            self.sends.append(Send(channel, conversation.index, text, response.status_code))
+            self.sends.append(Send(channel, conversation.index, text, response.status_code, at, in_reply_to))
         return response
 
     def _refuse(self, why: str, status: int) -> Response:
@@ -209,22 +215,35 @@ def _recipient_and_text(channel: str, body: dict[str, Any]) -> tuple[str, str]:
 
 @dataclass
 class AIPlan:
-    """Conversations whose first request per burst outlasts the client's timeout, and those where every one does."""
+    """Conversations whose first request per burst outlasts the client's timeout, and those where every one does;
+    and how long an answer may be held while the person writes a follow-up (AsksListener)."""
 
     slow_once: set[int] = field(default_factory=set)
     always_slow: set[int] = field(default_factory=set)
     sleep_seconds: float = 1.6
+    hold_seconds: float = 0.0
+
+
+class AsksListener(Protocol):
+    """Told about every request (the message tokens it asks about); returns an event to hold the answer until."""
+
+    def ai_asked(self, tokens: list[tuple[int, int]]) -> threading.Event | None: ...
 
 
 class OpenAICompatibleFake:
-    """Answers chat completions like the echo AI (so replies name their messages), slowly where the plan says."""
+    """Answers chat completions like the echo AI (so replies name their messages), slowly where the plan says.
+
+    With a listener, each request is announced to it first; when it hands back an event (a follow-up is being
+    posted), the answer waits for it, at most plan.hold_seconds: the person writes while the AI is answering.
+    """
 
     def __init__(self, server: HTTPServer, plan: AIPlan | None = None) -> None:
         self._server = server
         self._plan = plan or AIPlan()
         self._lock = threading.Lock()
         self._seen: set[str] = set()
-        self.requests: Counter[str] = Counter()  # "fast" | "slow"
+        self.listener: AsksListener | None = None
+        self.requests: Counter[str] = Counter()  # "fast" | "slow" | "held"
         server.expect_request(COMPLETIONS, method="POST").respond_with_handler(self._handle)
 
     def environment(self, timeout_seconds: float) -> dict[str, str]:
@@ -247,8 +266,13 @@ class OpenAICompatibleFake:
             self._seen.add(burst)
             slow = conversation in self._plan.always_slow or (first_time and conversation in self._plan.slow_once)
             self.requests["slow" if slow else "fast"] += 1
+        landed = self.listener.ai_asked(tokens) if self.listener is not None else None
         if slow:
             time.sleep(self._plan.sleep_seconds)
+        elif landed is not None:
+            with self._lock:
+                self.requests["held"] += 1
+            landed.wait(self._plan.hold_seconds)
         lines = burst.splitlines()
         answer = f"You said ({len(lines)} messages):\n{burst}"
         return _json(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": answer}}]})

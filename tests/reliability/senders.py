@@ -1,8 +1,13 @@
 """Sixteen sender threads posting the workload through the API Gateway v2 event path, redelivering like a channel.
 
 A conversation's bursts go out one after the other, a quiet gap apart; its late duplicates follow once the burst
-has had time to be answered. A 5xx is redelivered with backoff until accepted (WhatsApp and Telegram redeliver on
-any non-2xx), within a bounded number of attempts; a 4xx is never redelivered (it would never be accepted).
+has had time to be answered. A follow-up burst (Conversation.follow_ups) goes out instead the moment the fake AI is
+first asked about the burst before it (`ai_asked`), on a thread of its own, while the AI holds its answer: the
+person writes again while the answer is being written. Should the AI never be asked, it goes out after
+Pacing.follow_up_fallback like any other burst.
+
+A 5xx is redelivered with backoff until accepted (WhatsApp and Telegram redeliver on any non-2xx), within a bounded
+number of attempts; a 4xx is never redelivered (it would never be accepted).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ class Pacing:
     between_bursts: tuple[float, float] = (2.5, 4.0)
     late_after: float = 8.0
     ramp: float = 15.0
+    follow_up_fallback: float = 20.0
 
 
 @dataclass
@@ -44,6 +50,10 @@ class SendReport:
     redeliveries: int = 0
     posts: int = 0
     seconds: float = 0.0
+    follow_ups: Counter[str] = field(default_factory=Counter)  # "during_ai" | "fallback"
+    # How long each webhook POST took, by conversation: how far the emulator (every AWS call under one lock) keeps
+    # pace with the load.
+    post_seconds: list[tuple[int, float]] = field(default_factory=list)
 
 
 @dataclass(order=True)
@@ -53,6 +63,18 @@ class _Job:
     conversation: Conversation = field(compare=False)
     burst: int = field(compare=False)
     late: bool = field(compare=False, default=False)
+    follow_up: bool = field(compare=False, default=False)
+
+
+@dataclass
+class _FollowUp:
+    """A follow-up burst waiting for the AI to be asked about the burst before it (by that burst's last token)."""
+
+    conversation: Conversation
+    burst: int
+    trigger: tuple[int, int]
+    landed: threading.Event = field(default_factory=threading.Event)
+    started: bool = False
 
 
 class Senders:
@@ -77,6 +99,7 @@ class Senders:
         self._outstanding = 0
         self._order = itertools.count()
         self._lock = threading.Lock()
+        self._follow_ups: dict[int, _FollowUp] = {}  # conversation -> the follow-up waiting for its trigger
         self.report = SendReport()
 
     def run(self, deadline_seconds: float) -> SendReport:
@@ -99,9 +122,11 @@ class Senders:
                 )
         return self.report
 
-    def _schedule(self, conversation: Conversation, burst: int, due: float, *, late: bool = False) -> None:
+    def _schedule(
+        self, conversation: Conversation, burst: int, due: float, *, late: bool = False, follow_up: bool = False
+    ) -> None:
         with self._ready:
-            heapq.heappush(self._jobs, _Job(due, next(self._order), conversation, burst, late))
+            heapq.heappush(self._jobs, _Job(due, next(self._order), conversation, burst, late, follow_up))
             self._outstanding += 1
             self._ready.notify()
 
@@ -131,10 +156,27 @@ class Senders:
 
     def _run(self, job: _Job) -> None:
         conversation, rng = job.conversation, random.Random(f"{self._workload.seed}/{job.order}")
+        if job.follow_up:
+            # The fallback of a follow-up: nothing to do if the AI's request already sent it on its way.
+            with self._lock:
+                pending = self._follow_ups.get(conversation.index)
+                if pending is None or pending.burst != job.burst or pending.started:
+                    return
+                pending.started = True
+                del self._follow_ups[conversation.index]
+                self.report.follow_ups["fallback"] += 1
         if job.late:
             for message in conversation.late_duplicates[job.burst]:
                 self._deliver(Delivery(message, duplicate=True), rng)
             return
+        following = job.burst + 1
+        if following in conversation.follow_ups:
+            # Registered before the burst goes out: the AI may be asked about its last message before the others
+            # are posted (reordered, or a delivery in redelivery backoff).
+            last = max(m.seq for m in conversation.bursts[job.burst])
+            with self._lock:
+                self._follow_ups[conversation.index] = _FollowUp(conversation, following, (conversation.index, last))
+            self._schedule(conversation, following, time.monotonic() + self._pacing.follow_up_fallback, follow_up=True)
         deliveries = conversation.deliveries[job.burst]
         for i, delivery in enumerate(deliveries):
             self._deliver(delivery, rng)
@@ -143,8 +185,37 @@ class Senders:
         now = time.monotonic()
         if conversation.late_duplicates[job.burst]:
             self._schedule(conversation, job.burst, now + self._pacing.late_after, late=True)
-        if job.burst + 1 < len(conversation.bursts):
-            self._schedule(conversation, job.burst + 1, now + rng.uniform(*self._pacing.between_bursts))
+        if following < len(conversation.bursts) and following not in conversation.follow_ups:
+            self._schedule(conversation, following, now + rng.uniform(*self._pacing.between_bursts))
+
+    def ai_asked(self, tokens: list[tuple[int, int]]) -> threading.Event | None:
+        """The fake AI was asked about these messages: post the follow-up they trigger now, on a thread of its own.
+
+        Returns an event set once that follow-up has been posted (None when the request triggers nothing): the AI
+        holds its answer until then, so the follow-up is waiting when the answer is ready.
+        """
+        if not tokens:
+            return None
+        with self._lock:
+            pending = self._follow_ups.get(tokens[0][0])
+            if pending is None or pending.started or pending.trigger not in tokens:
+                return None
+            pending.started = True
+            del self._follow_ups[tokens[0][0]]
+            self.report.follow_ups["during_ai"] += 1
+            with self._ready:  # counted before its fallback job can end: the run waits for this thread too
+                self._outstanding += 1
+        job = _Job(time.monotonic(), next(self._order), pending.conversation, pending.burst)
+
+        def post() -> None:
+            try:
+                self._run(job)
+            finally:
+                pending.landed.set()
+                self._done()
+
+        threading.Thread(target=post, name=f"follow-up-{job.conversation.index}", daemon=True).start()
+        return pending.landed
 
     def _deliver(self, delivery: Delivery, rng: random.Random) -> None:
         message = delivery.message
@@ -165,6 +236,7 @@ class Senders:
 
     def _post(self, message: Message) -> int:
         channel = self._workload.conversations[message.conversation].channel
+        started = time.monotonic()
         try:
             with self._posting_for(message.conversation):
                 status, _, body = self._runtime.http(
@@ -174,6 +246,7 @@ class Senders:
             status, body = 500, f"{type(e).__name__}: {e}".encode()
         with self._lock:
             self.report.posts += 1
+            self.report.post_seconds.append((message.conversation, time.monotonic() - started))
             self.report.statuses[status] += 1
             if status not in (200, 503):
                 self.report.unexpected.append(f"{message.message_id}: HTTP {status} {body[:200]!r}")

@@ -1,4 +1,6 @@
-"""The seeded workload: conversations on every channel, bursts of 1-20 messages, duplicates and reordering.
+"""The seeded workload: conversations on every channel, bursts of 1-20 messages, duplicates and reordering, and
+follow-ups: a short burst the person writes while the AI is still answering their previous one (what supersedes an
+answer before it leaves).
 
 Every message carries a unique token ("c0042.m007": conversation 42, the user's 8th message) as its whole text, so
 any reply, DLQ record or turn can be traced back to the messages it holds and to the order the user wrote them in.
@@ -53,6 +55,9 @@ class Conversation:
     bursts: list[list[Message]] = field(default_factory=list)
     deliveries: list[list[Delivery]] = field(default_factory=list)
     late_duplicates: list[list[Message]] = field(default_factory=list)
+    # Bursts (by index, never 0) the person writes while the AI answers the burst before: the senders post one when
+    # the fake AI is first asked about the previous burst, and the AI holds its answer until it has landed.
+    follow_ups: set[int] = field(default_factory=set)
 
     @property
     def messages(self) -> list[Message]:
@@ -74,6 +79,11 @@ class Shape:
     reorder_rate: float = 0.10
     # Of the duplicates, the share redelivered after the burst was (most likely) answered.
     late_duplicate_share: float = 0.3
+    # Conversations whose second burst is a follow-up (1 to max_follow_up messages) written while the AI answers the
+    # first; of those, the share whose third burst follows up the second likewise (a chain of superseded answers).
+    follow_up_share: float = 0.2
+    follow_up_chain: float = 0.3
+    max_follow_up: int = 3
 
 
 @dataclass
@@ -108,6 +118,7 @@ class Workload:
             "duplicates_in_burst": sum(1 for d in deliveries if d.duplicate),
             "duplicates_late": late,
             "out_of_order": out_of_order,
+            "follow_ups": sum(len(c.follow_ups) for c in self.conversations),
         }
 
 
@@ -175,7 +186,14 @@ def build(seed: int, shape: Shape) -> Workload:
         while bursts < shape.max_bursts and rng.random() < shape.another_burst:
             bursts += 1
         sizes = range(1, shape.max_burst + 1)
-        for size in rng.choices(sizes, weights=[1 / k for k in sizes], k=bursts):
+        burst_sizes = rng.choices(sizes, weights=[1 / k for k in sizes], k=bursts)
+        if rng.random() < shape.follow_up_share:
+            chain = 3 if rng.random() < shape.follow_up_chain else 2
+            burst_sizes += rng.choices(sizes, weights=[1 / k for k in sizes], k=max(0, chain - len(burst_sizes)))
+            conversation.follow_ups = set(range(1, chain))
+            for k in conversation.follow_ups:
+                burst_sizes[k] = rng.randint(1, shape.max_follow_up)
+        for size in burst_sizes:
             burst = [_message(conversation, seq + i, epoch) for i in range(size)]
             seq += len(burst)
             conversation.bursts.append(burst)

@@ -339,6 +339,9 @@ class DynamoDbStore:
             ]
             claimed = _Claim(burst, claimer, keep, ids, carried, cap, superseded.burst if superseded else None)
             record = self._turn_record(conversation_key, now, item, claimed)
+            if dropped:
+                # Answered in an earlier burst: kept on the turn, so what the claim left out is on record.
+                record["dropped_duplicates"] = {"L": [_s(d) for d in dropped]}
             try:
                 self._client.transact_write_items(
                     TransactItems=self._claim_items(conversation_key, now, item, claimed, record)
@@ -365,7 +368,7 @@ class DynamoDbStore:
                 dropped.extend(duplicates)  # answered in an earlier burst: a late redelivery
                 continue
             self._write_late_dedupe(conversation_key, burst, now, ids[DEDUPE_IN_CLAIM:])
-            return self._turn(conversation_key, record, dropped)
+            return self._turn(conversation_key, record)
 
     def _supersedable(self, conversation_key: str, item: dict[str, Any], carried: list[int], now: float) -> Turn | None:
         """The turn claimed before this burst, when its answer may still be replaced: nothing of it committed, and its
@@ -402,7 +405,8 @@ class DynamoDbStore:
         if not claimed.carried and len(held) == len(claimed.keep):
             # Nothing to answer: every message was deleted, or written while a human had the conversation.
             turn["withheld_at"] = _n(int(now))
-            turn["withheld_reason"] = _s("paused" if held else "deleted")
+            # (Or every one was a late redelivery of a message answered before: nothing new to say.)
+            turn["withheld_reason"] = _s("paused" if held else "deleted" if deleted else "duplicates")
         return turn
 
     def _claim_items(
@@ -1013,11 +1017,9 @@ class DynamoDbStore:
         until = float(buffer.get("paused_until", {}).get("N", "0"))
         return until if until > now else None
 
-    def _turn(self, conversation_key: str, item: dict[str, Any], dropped: list[str] | None = None) -> Turn:
+    def _turn(self, conversation_key: str, item: dict[str, Any]) -> Turn:
         """The turn with the messages of the turns it carries first (held ones stay held), in the person's order."""
         turn = _turn(conversation_key, item)
-        if dropped:
-            turn = replace(turn, dropped_duplicates=tuple(dropped))
         if not turn.carried:
             return turn
         messages, held = list(turn.messages), list(turn.held)
