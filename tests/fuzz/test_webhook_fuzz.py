@@ -69,11 +69,11 @@ def _with_text(document: Any, text: str) -> Any:
     return document
 
 
-@pytest.mark.parametrize("channel", CHANNELS)
 def _counts(answer: dict[str, int]) -> dict[str, int]:
     return {key: answer[key] for key in ("accepted", "duplicates")}
 
 
+@pytest.mark.parametrize("channel", CHANNELS)
 @examples(0.25)
 @given(data=st.data())
 def test_valid_payload_with_any_text_is_buffered_and_its_base64_redelivery_is_a_duplicate(
