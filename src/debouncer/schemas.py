@@ -42,15 +42,23 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 @cache
-def _validator(name: str) -> Draft202012Validator:
-    schema = load_schema(name)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+def schema(name: str) -> dict[str, Any]:
+    """Schema `name`, parsed once per process and shared: read it, never change it."""
+    return load_schema(name)
+
+
+@cache
+def validator(name: str) -> Draft202012Validator:
+    """The validator of schema `name`, built once per process.
+
+    The schemas' own validity is checked by the unit tests, not here: `check_schema` costs about 0.1 s of CPU per
+    schema, which a Lambda would spend inside its first invocation's timeout, once per channel."""
+    return Draft202012Validator(schema(name))
 
 
 def validate(name: str, instance: Any) -> None:
     """Raise InvalidPayloadError naming the first failing field path when `instance` fails schema `name`."""
-    error = best_match(_validator(name).iter_errors(instance))
+    error = best_match(validator(name).iter_errors(instance))
     if error is not None:
         raise InvalidPayloadError(f"{name} payload: {_describe(error)}")
 

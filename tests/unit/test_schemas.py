@@ -205,9 +205,9 @@ def test_unknown_schema_name_is_a_programming_error() -> None:
 
 def test_validators_are_built_once() -> None:
     schemas.validate("generic", load("generic_text_message"))
-    before = schemas._validator.cache_info()
+    before = schemas.validator.cache_info()
     schemas.validate("generic", load("generic_text_message"))
-    after = schemas._validator.cache_info()
+    after = schemas.validator.cache_info()
     assert (after.hits, after.misses) == (before.hits + 1, before.misses)
 
 

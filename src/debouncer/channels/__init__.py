@@ -88,7 +88,7 @@ def location_text(latitude: float, longitude: float, name: str | None = None, ad
 
 @cache
 def _part_validator(channel: str, definition: str) -> Draft202012Validator:
-    schema = schemas.load_schema(channel)
+    schema = schemas.schema(channel)
     root = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
     return Draft202012Validator(root)
 

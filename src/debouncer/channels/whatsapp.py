@@ -192,7 +192,7 @@ def _user(msg: dict[str, Any], person: str) -> str:
 
 
 def _content_problem(msg: dict[str, Any], kind: str, where: str) -> str | None:
-    if kind not in schemas.load_schema(CHANNEL)["$defs"]["content"]["properties"]:
+    if kind not in schemas.schema(CHANNEL)["$defs"]["content"]["properties"]:
         return None  # a type we do not model: read defensively by _content
     if kind not in msg:
         return f"{where}.{kind}: is required"
