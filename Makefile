@@ -39,9 +39,10 @@ package: $(STAMP) ## build one reproducible zip per Lambda into build/$(ARCH)/ (
 run: $(STAMP) ## serve the whole pipeline locally on http://$(HOST):$(PORT) (embedded AWS emulator)
 	$(BIN)/debouncer serve --host $(HOST) --port $(PORT)
 
-lint: $(STAMP) ## ruff (lint + format check)
+lint: $(STAMP) ## ruff (lint + format check) and the architecture's import contracts (import-linter, pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP) ## mypy --strict on the core
 	$(BIN)/mypy

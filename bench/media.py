@@ -20,8 +20,8 @@ from tests import builders
 
 from bench.meter import Meter
 from debouncer.channels.generic import ACCOUNT_ID
+from debouncer.domain.models import conversation_key
 from debouncer.local.runtime import LocalRuntime
-from debouncer.models import conversation_key
 
 PHOTO_BYTES = 200 * 1024
 

@@ -28,15 +28,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from debouncer.adapters.secrets import Secrets
-from debouncer.burst import ordered
+from debouncer.api.webhook import build_app
 from debouncer.config import Settings
-from debouncer.errors import RetryableError
-from debouncer.ingest import Ingest, IngestResult
+from debouncer.domain.burst import ordered
+from debouncer.domain.errors import RetryableError
+from debouncer.domain.models import Inbound, InboundMessage
 from debouncer.local.runtime import ACCOUNT, PROJECT_ROOT, REGION, LocalRuntime, api_gateway_event
 from debouncer.local.server import LocalServer
-from debouncer.models import Inbound, InboundMessage
 from debouncer.statemachine import render_file
-from debouncer.webhook import build_app
+from debouncer.usecases.ingest import Ingest, IngestResult
 
 DEFINITION = PROJECT_ROOT / "bench" / "naive.asl.json"
 POST, PROCESS, REPLY = "naive_post", "naive_process", "naive_reply"

@@ -22,8 +22,8 @@ from tests import builders
 
 from bench.meter import NOT_PIPELINE, Meter
 from bench.naive import NaiveDesign
+from debouncer.domain.models import conversation_key
 from debouncer.local.runtime import REGION, LocalRuntime
-from debouncer.models import conversation_key
 
 DESIGNS = ("ours", "naive")
 SIZES = (1, 4, 10)

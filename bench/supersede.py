@@ -30,9 +30,9 @@ from tests import builders
 from bench.pipeline import median, percentile
 from bench.report import Report, Row, Target
 from debouncer.adapters.ai_echo import EchoAI
+from debouncer.domain.models import conversation_key
+from debouncer.domain.ports import AIRequest
 from debouncer.local.runtime import REGION, LocalRuntime
-from debouncer.models import conversation_key
-from debouncer.ports import AIRequest
 
 FIRST_BURST = ("do you ship to Canada?", "it's a gift for my sister")
 SECOND = "and to the US?"

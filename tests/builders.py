@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from debouncer.models import InboundMessage
+from debouncer.domain.models import InboundMessage
 from tests.payloads import signed_headers
 
 PHONE_NUMBER_ID = "106540352242922"

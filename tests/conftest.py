@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 # Lambda sets the service name before a handler's first import, and Powertools' child loggers take it then: a test
-# importing debouncer.webhook before any runtime started would leave its lines under "service_undefined".
+# importing debouncer.api.webhook before any runtime started would leave its lines under "service_undefined".
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "chat-debouncer")
 
 from debouncer.local.runtime import LocalRuntime

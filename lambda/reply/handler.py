@@ -5,9 +5,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from debouncer.errors import PermanentError, ReplyLeaseHeldError
+from debouncer.domain.errors import PermanentError, ReplyLeaseHeldError
+from debouncer.domain.privacy import conversation_ref
 from debouncer.metrics import Counters
-from debouncer.privacy import conversation_ref
 from debouncer.wiring import build_replier
 
 logger = Logger()

@@ -10,8 +10,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from debouncer.errors import InvalidPayloadError
-from debouncer.models import InboundMessage
+from debouncer.domain.errors import InvalidPayloadError
+from debouncer.domain.models import InboundMessage
 
 # The Lambda package ships the schemas inside the package; a source checkout keeps them at the repo root.
 _PACKAGED = Path(__file__).parent / "schemas"

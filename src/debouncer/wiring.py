@@ -14,16 +14,16 @@ from debouncer.adapters.outbox import LOCAL_OUTBOX, OutboxSender
 from debouncer.adapters.secrets import Secrets
 from debouncer.adapters.senders.unconfigured import UnconfiguredSender
 from debouncer.adapters.stepfunctions import StepFunctionsTimer
+from debouncer.api.webhook import build_app
 from debouncer.config import Settings
-from debouncer.errors import ConfigurationError
-from debouncer.ingest import Ingest
+from debouncer.domain.errors import ConfigurationError
+from debouncer.domain.models import CHANNELS
+from debouncer.domain.ports import AIProvider, ChannelSender
 from debouncer.media.resolve import MediaResolver
 from debouncer.metrics import Counters
-from debouncer.models import CHANNELS
-from debouncer.ports import AIProvider, ChannelSender
-from debouncer.processing import Processor
-from debouncer.replying import Replier
-from debouncer.webhook import build_app
+from debouncer.usecases.ingest import Ingest
+from debouncer.usecases.processing import Processor
+from debouncer.usecases.replying import Replier
 from debouncer.workflow import reply_lease_seconds
 
 # Fail fast and let Step Functions (or the channel's redelivery) do the retrying, with backoff we can see.

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from debouncer.prompt import HUMAN_ANSWERED
+from debouncer.domain.prompt import HUMAN_ANSWERED
 from tests import builders
 from tests.e2e.conftest import Server, _running, poll
 

@@ -16,8 +16,8 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from debouncer.adapters.dynamodb import BUFFER_SK
 from debouncer.channels import generic, instagram, telegram, whatsapp
+from debouncer.domain.models import Inbound, InboundMessage
 from debouncer.local.runtime import ACCOUNT, REGION, LocalRuntime
-from debouncer.models import Inbound, InboundMessage
 
 # Every AWS call that writes: a rejected request must make none of them.
 WRITE_ACTIONS = frozenset(

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from debouncer.channels.signatures import GENERIC_HEADER, META_HEADER, TELEGRAM_HEADER
 from debouncer.config import Settings
-from debouncer.models import MAX_TEXT_CHARS
+from debouncer.domain.models import MAX_TEXT_CHARS
 from tests import builders
 
 CHANNELS = ("whatsapp", "telegram", "instagram", "generic")

@@ -25,13 +25,13 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from moto import mock_aws
 
 from debouncer.adapters.dynamodb import BUFFER_SK, DynamoDbStore, turn_sk
-from debouncer.burst import ordered
-from debouncer.errors import ReplyLeaseHeldError
+from debouncer.domain.burst import ordered
+from debouncer.domain.errors import ReplyLeaseHeldError
+from debouncer.domain.models import InboundMessage, MessageChange
+from debouncer.domain.ports import TextLimit, Turn
+from debouncer.domain.splitting import split_text
 from debouncer.local.item_size import dynamodb_item_limit
 from debouncer.local.runtime import create_table
-from debouncer.models import InboundMessage, MessageChange
-from debouncer.ports import TextLimit, Turn
-from debouncer.splitting import split_text
 from tests.builders import inbound
 
 pytestmark = pytest.mark.xdist_group("store-protocol")

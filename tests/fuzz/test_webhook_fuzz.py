@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from debouncer.domain.models import MAX_TEXT_CHARS
 from debouncer.local.runtime import DEV_DEFAULTS, api_gateway_event
-from debouncer.models import MAX_TEXT_CHARS
 from tests import builders
 from tests.fuzz.harness import Reply, Target, examples
 from tests.fuzz.strategies import (

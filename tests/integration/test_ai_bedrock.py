@@ -15,9 +15,9 @@ from pytest_httpserver import HTTPServer
 
 from debouncer.adapters.ai_bedrock import BedrockAI, document_name
 from debouncer.config import Settings
-from debouncer.errors import PermanentError
+from debouncer.domain.errors import PermanentError
+from debouncer.domain.ports import AIRequest, HistoryEntry
 from debouncer.media.model import MediaPart, TextPart
-from debouncer.ports import AIRequest, HistoryEntry
 from debouncer.wiring import build_ai
 from tests.builders import inbound
 

@@ -18,10 +18,10 @@ from werkzeug import Request, Response
 
 from debouncer.adapters.ai_openai import MAX_DELAY_SECONDS, OpenAICompatibleAI
 from debouncer.config import Settings
-from debouncer.errors import PermanentError
+from debouncer.domain.errors import PermanentError
+from debouncer.domain.ports import AIRequest, HistoryEntry
 from debouncer.media.limits import OPENAI
 from debouncer.media.model import MediaPart, TextPart
-from debouncer.ports import AIRequest, HistoryEntry
 from debouncer.wiring import build_ai
 from tests.builders import inbound
 

@@ -10,8 +10,8 @@ import uuid
 from typing import Any
 
 from debouncer.channels import generic, instagram, telegram, whatsapp
+from debouncer.domain.models import BusinessEcho, Inbound, InboundMessage
 from debouncer.local.runtime import LocalRuntime
-from debouncer.models import BusinessEcho, Inbound, InboundMessage
 from tests import payloads
 from tests.conftest import RuntimeFactory, executions_settled, wait_for
 from tests.unit.test_schemas import INBOUND

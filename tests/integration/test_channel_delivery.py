@@ -20,8 +20,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from debouncer.ports import TextLimit
-from debouncer.splitting import split_text
+from debouncer.domain.ports import TextLimit
+from debouncer.domain.splitting import split_text
 from tests import builders, payloads
 from tests.conftest import RuntimeFactory, executions_settled, post, wait_for
 

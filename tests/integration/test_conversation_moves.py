@@ -13,8 +13,8 @@ import boto3
 import pytest
 
 from debouncer.adapters.ai_echo import EchoAI
+from debouncer.domain.ports import AIRequest
 from debouncer.local.runtime import REGION, LocalRuntime
-from debouncer.ports import AIRequest
 from tests import builders
 from tests.conftest import RuntimeFactory, executions_settled, post, replies_to, wait_for
 

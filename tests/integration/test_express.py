@@ -22,10 +22,10 @@ from pydantic import ValidationError
 
 from debouncer.adapters.dynamodb import turn_sk
 from debouncer.adapters.stepfunctions import StepFunctionsTimer
-from debouncer.errors import PermanentError, ReplyLeaseHeldError, RetryableError
+from debouncer.domain.errors import PermanentError, ReplyLeaseHeldError, RetryableError
+from debouncer.domain.ports import OutboundMessage, TextLimit
+from debouncer.domain.splitting import split_text
 from debouncer.local.runtime import REGION, LocalRuntime
-from debouncer.ports import OutboundMessage, TextLimit
-from debouncer.splitting import split_text
 from tests import builders
 from tests.conftest import RuntimeFactory, executions_settled, post, replies_to, wait_for
 

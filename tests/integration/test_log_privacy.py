@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from debouncer.burst import execution_name
-from debouncer.models import conversation_key
-from debouncer.privacy import conversation_ref
+from debouncer.domain.burst import execution_name
+from debouncer.domain.models import conversation_key
+from debouncer.domain.privacy import conversation_ref
 from tests import builders
 from tests.conftest import RuntimeFactory, executions_settled, post, replies_to, wait_for
 

@@ -33,10 +33,10 @@ from debouncer.adapters.media_sources.whatsapp import WhatsAppMediaSource
 from debouncer.adapters.secrets import Secrets
 from debouncer.channels import generic, instagram, telegram, whatsapp
 from debouncer.config import Settings
-from debouncer.errors import RetryableError
+from debouncer.domain.errors import RetryableError
+from debouncer.domain.models import InboundMessage, MediaRef
+from debouncer.domain.ports import MediaSource
 from debouncer.media.model import FetchedMedia, MediaUnavailableError
-from debouncer.models import InboundMessage, MediaRef
-from debouncer.ports import MediaSource
 from tests.payloads import load
 
 # Every credential and URL signature holds "s3cr3t", so one search proves none leaked.

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from debouncer.errors import PermanentError
-from debouncer.ports import AIRequest, OutboundMessage
+from debouncer.domain.errors import PermanentError
+from debouncer.domain.ports import AIRequest, OutboundMessage
 from tests import builders
 from tests.conftest import RuntimeFactory, executions_settled, post, replies_to, wait_for
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from pytest_httpserver import HTTPServer
 
 from debouncer.adapters.ai_echo import EchoAI
-from debouncer.errors import PermanentError
-from debouncer.ports import OutboundMessage, TextLimit
+from debouncer.domain.errors import PermanentError
+from debouncer.domain.ports import OutboundMessage, TextLimit
 from tests import builders
 from tests.conftest import RuntimeFactory, executions_settled, post, replies_to, wait_for
 

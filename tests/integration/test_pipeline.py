@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from debouncer.adapters.ai_echo import EchoAI
-from debouncer.ports import AIRequest
+from debouncer.domain.ports import AIRequest
 from tests import builders
 from tests.conftest import RuntimeFactory, executions_settled, post, replies_to, wait_for
 

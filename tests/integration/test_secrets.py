@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from debouncer.adapters.secrets import Secrets
 from debouncer.config import Settings
-from debouncer.errors import ConfigurationError
+from debouncer.domain.errors import ConfigurationError
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from debouncer.adapters.senders.instagram import InstagramSender
 from debouncer.adapters.senders.telegram import TelegramSender
 from debouncer.adapters.senders.whatsapp import WhatsAppSender
 from debouncer.channels.signatures import verify_generic_signature
-from debouncer.errors import PermanentError, RetryableError
-from debouncer.ports import ChannelSender, OutboundMessage, TextLimit
+from debouncer.domain.errors import PermanentError, RetryableError
+from debouncer.domain.ports import ChannelSender, OutboundMessage, TextLimit
 from tests.payloads import load
 
 # Every credential holds "s3cr3t", so one search proves none leaked.

@@ -23,7 +23,7 @@ from debouncer.adapters.transcribers import build_transcriber
 from debouncer.adapters.transcribers.aws import OUTPUT_PREFIX, AmazonTranscriber, job_name
 from debouncer.adapters.transcribers.openai import OpenAICompatibleTranscriber
 from debouncer.config import Settings
-from debouncer.errors import RetryableError
+from debouncer.domain.errors import RetryableError
 from debouncer.media.model import FetchedMedia, MediaUnavailableError
 
 PATH = "/v1/audio/transcriptions"
@@ -528,7 +528,7 @@ def test_build_openai_without_any_key_sends_none(httpserver: HTTPServer) -> None
 
 @pytest.mark.usefixtures("clean_env")
 def test_build_openai_needs_a_base_url() -> None:
-    from debouncer.errors import ConfigurationError
+    from debouncer.domain.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="TRANSCRIBE_BASE_URL or OPENAI_BASE_URL"):
         _build(transcribe_provider="openai")

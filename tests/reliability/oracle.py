@@ -20,9 +20,9 @@ from typing import Any
 import boto3
 
 from debouncer.adapters.dynamodb import BUFFER_SK
-from debouncer.burst import epoch_of
+from debouncer.domain.burst import epoch_of
+from debouncer.domain.models import InboundMessage
 from debouncer.local.runtime import REGION, LocalRuntime
-from debouncer.models import InboundMessage
 from tests.reliability.fakes import FALLBACK, PERMANENT, Send
 from tests.reliability.workload import Workload, tokens_in
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from debouncer.models import conversation_key
+from debouncer.domain.models import conversation_key
 from tests.reliability.fakes import FALLBACK, Send
 from tests.reliability.oracle import Evidence, Expectations, TurnRecord, check
 from tests.reliability.workload import Conversation, Shape, Workload, _message

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from debouncer.models import conversation_key
+from debouncer.domain.models import conversation_key
 from tests import builders
 
 CHANNELS = ("whatsapp", "telegram", "instagram", "generic")

@@ -6,9 +6,9 @@ from tests.builders import inbound
 
 from debouncer.adapters.ai_echo import EchoAI
 from debouncer.config import Settings
+from debouncer.domain.models import MediaRef
+from debouncer.domain.ports import AIRequest, HistoryEntry
 from debouncer.media.model import MediaPart, TextPart
-from debouncer.models import MediaRef
-from debouncer.ports import AIRequest, HistoryEntry
 from debouncer.wiring import build_ai
 
 MEDIA_BURST = AIRequest(

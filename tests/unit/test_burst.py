@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from tests.builders import inbound
 
-from debouncer import burst
-from debouncer.models import InboundMessage, MediaRef
+from debouncer.domain import burst
+from debouncer.domain.models import InboundMessage, MediaRef
 
 
 def _message(mid: str, ts_ms: int, text: str | None = "x", **extra: Any) -> InboundMessage:

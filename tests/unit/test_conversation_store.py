@@ -14,12 +14,12 @@ from moto import mock_aws
 from tests.builders import inbound
 
 from debouncer.adapters.dynamodb import BUFFER_SK, DynamoDbStore, directory_pk, turn_sk
-from debouncer.burst import iso_second
+from debouncer.domain.burst import iso_second
+from debouncer.domain.models import BusinessEcho, InboundMessage, MediaRef, MessageChange
+from debouncer.domain.ports import AIRequest, HistoryEntry, ReplyStart, Turn
+from debouncer.domain.prompt import HUMAN_ANSWERED, ChatTurn, conversation
 from debouncer.local.item_size import dynamodb_item_limit
 from debouncer.local.runtime import create_table
-from debouncer.models import BusinessEcho, InboundMessage, MediaRef, MessageChange
-from debouncer.ports import AIRequest, HistoryEntry, ReplyStart, Turn
-from debouncer.prompt import HUMAN_ANSWERED, ChatTurn, conversation
 
 TABLE = "conversation-store-test"
 KEY = "whatsapp#1#2"  # the conversation of tests.builders.inbound

@@ -11,13 +11,13 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from debouncer import burst as burst_logic
 from debouncer.adapters.dynamodb import DynamoDbStore, turn_sk
-from debouncer.errors import RetryableError
-from debouncer.ingest import Ingest
+from debouncer.domain import burst as burst_logic
+from debouncer.domain.errors import RetryableError
+from debouncer.domain.models import InboundMessage
 from debouncer.local.item_size import ITEM_LIMIT_BYTES, dynamodb_item_limit
 from debouncer.local.runtime import create_table
-from debouncer.models import InboundMessage
+from debouncer.usecases.ingest import Ingest
 
 TABLE = "store-test"
 KEY = "whatsapp#106540352242922#15550001001"

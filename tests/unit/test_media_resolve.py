@@ -7,11 +7,11 @@ import threading
 import pytest
 from tests.builders import inbound
 
-from debouncer.errors import RetryableError
+from debouncer.domain.errors import RetryableError
+from debouncer.domain.models import InboundMessage, MediaRef
 from debouncer.media.model import FetchedMedia, MediaPart, MediaUnavailableError, ResolvedMedia, TextPart
 from debouncer.media.parts import burst_parts
 from debouncer.media.resolve import MAX_ITEMS_PER_BURST, MediaResolver, media_key, transcript_key
-from debouncer.models import InboundMessage, MediaRef
 
 PHOTO = FetchedMedia(b"\x89PNG fake", "image/png")
 VOICE = FetchedMedia(b"OggS fake", "audio/ogg")

@@ -12,8 +12,8 @@ from tests import builders
 from tests.payloads import load
 
 from debouncer.channels import generic
-from debouncer.errors import InvalidPayloadError
-from debouncer.models import MAX_TEXT_CHARS, BusinessEcho, Inbound, InboundMessage, MediaRef, MessageChange
+from debouncer.domain.errors import InvalidPayloadError
+from debouncer.domain.models import MAX_TEXT_CHARS, BusinessEcho, Inbound, InboundMessage, MediaRef, MessageChange
 
 
 def only_messages(items: list[Inbound]) -> list[InboundMessage]:

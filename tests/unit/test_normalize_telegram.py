@@ -10,8 +10,8 @@ from tests import builders
 from tests.payloads import load
 
 from debouncer.channels import telegram
-from debouncer.errors import InvalidPayloadError
-from debouncer.models import MAX_TEXT_CHARS, Inbound, InboundMessage, MediaRef, MessageChange
+from debouncer.domain.errors import InvalidPayloadError
+from debouncer.domain.models import MAX_TEXT_CHARS, Inbound, InboundMessage, MediaRef, MessageChange
 
 BOT = "7000000001"
 ANA = "123456789"

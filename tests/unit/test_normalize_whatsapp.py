@@ -10,8 +10,8 @@ from tests import builders
 from tests.payloads import load
 
 from debouncer.channels import whatsapp
-from debouncer.errors import InvalidPayloadError
-from debouncer.models import MAX_TEXT_CHARS, BusinessEcho, Inbound, InboundMessage, MediaRef, MessageChange
+from debouncer.domain.errors import InvalidPayloadError
+from debouncer.domain.models import MAX_TEXT_CHARS, BusinessEcho, Inbound, InboundMessage, MediaRef, MessageChange
 
 ACCOUNT = "106540352242922"
 USER = "16505551234"

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from tests.builders import inbound
 
-from debouncer.errors import PermanentError
-from debouncer.ports import AIRequest, Turn
-from debouncer.processing import Processor
+from debouncer.domain.errors import PermanentError
+from debouncer.domain.ports import AIRequest, Turn
+from debouncer.usecases.processing import Processor
 
 KEY = "whatsapp#1#2"
 FALLBACK = "Sorry, we will answer shortly."

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from tests.builders import inbound
 
+from debouncer.domain.models import MediaRef
+from debouncer.domain.ports import AIRequest, HistoryEntry
+from debouncer.domain.prompt import ChatTurn, conversation, fitted
 from debouncer.media.limits import BEDROCK, Native
 from debouncer.media.model import MediaPart, TextPart
-from debouncer.models import MediaRef
-from debouncer.ports import AIRequest, HistoryEntry
-from debouncer.prompt import ChatTurn, conversation, fitted
 
 
 def test_history_pairs_come_first_in_order_then_the_burst_as_one_user_turn() -> None:

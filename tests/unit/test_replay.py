@@ -23,8 +23,8 @@ from debouncer import schemas
 from debouncer.adapters.dynamodb import DynamoDbStore
 from debouncer.channels import generic, instagram, signatures, telegram, whatsapp
 from debouncer.cli import main
+from debouncer.domain.models import CHANNELS, BusinessEcho, InboundMessage
 from debouncer.local.runtime import DEV_DEFAULTS, create_table
-from debouncer.models import CHANNELS, BusinessEcho, InboundMessage
 from debouncer.replay import collect, fixture, player, run
 from debouncer.replay.collect import Reply, TableSource
 from debouncer.replay.fixture import Conversation, ExpectedBurst, ExpectedSilence, Fixture, FixtureError

@@ -13,8 +13,8 @@ from tests.payloads import PAYLOADS, load
 
 from debouncer import schemas
 from debouncer.channels import generic, instagram, problem, telegram, whatsapp
-from debouncer.errors import InvalidPayloadError
-from debouncer.models import MAX_TEXT_CHARS, BusinessEcho, Inbound, InboundMessage, MessageChange
+from debouncer.domain.errors import InvalidPayloadError
+from debouncer.domain.models import MAX_TEXT_CHARS, BusinessEcho, Inbound, InboundMessage, MessageChange
 
 INBOUND = {
     "whatsapp": [

@@ -15,7 +15,7 @@ from debouncer.channels.signatures import (
     verify_subscription,
     verify_telegram_secret,
 )
-from debouncer.errors import ConfigurationError, SignatureError, VerificationError
+from debouncer.domain.errors import ConfigurationError, SignatureError, VerificationError
 
 FIXTURES = {
     "whatsapp": ["whatsapp_text_message", "whatsapp_multi_message", "whatsapp_other_types", "whatsapp_statuses"],

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from debouncer.ports import TextLimit
-from debouncer.splitting import split_text
+from debouncer.domain.ports import TextLimit
+from debouncer.domain.splitting import split_text
 
 MEASURES: dict[str, Callable[[str], int]] = {
     "chars": len,

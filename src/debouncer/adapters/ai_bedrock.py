@@ -9,11 +9,11 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
-from debouncer.errors import PermanentError
+from debouncer.domain.errors import PermanentError
+from debouncer.domain.ports import AIRequest
+from debouncer.domain.prompt import ChatTurn, conversation, fitted
 from debouncer.media.limits import BEDROCK, MediaLimits
 from debouncer.media.model import MediaPart, TextPart
-from debouncer.ports import AIRequest
-from debouncer.prompt import ChatTurn, conversation, fitted
 
 # Errors a later call could get past. botocore's standard mode has already retried most of them
 # (ModelTimeoutException excepted: it is not in botocore's retry list), so reaching us means we give up.

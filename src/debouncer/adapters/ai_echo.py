@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from debouncer.domain.models import InboundMessage
+from debouncer.domain.ports import AIRequest
+from debouncer.domain.prompt import conversation
 from debouncer.media.limits import fit, only_text, size_text, title
 from debouncer.media.model import MediaPart, Part
-from debouncer.models import InboundMessage
-from debouncer.ports import AIRequest
-from debouncer.prompt import conversation
 
 
 class EchoAI:

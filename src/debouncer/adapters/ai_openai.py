@@ -12,10 +12,10 @@ import httpx
 # Shared with the transcription adapter (MAX_DELAY_SECONDS: what the tests hold the backoff to).
 from debouncer.adapters.http_retry import MAX_DELAY_SECONDS as MAX_DELAY_SECONDS
 from debouncer.adapters.http_retry import GaveUp, Refused, post_with_attempts
-from debouncer.errors import PermanentError
+from debouncer.domain.errors import PermanentError
+from debouncer.domain.ports import AIRequest
+from debouncer.domain.prompt import ChatTurn, conversation, fitted
 from debouncer.media.limits import OPENAI, MediaLimits, Native, only_text
-from debouncer.ports import AIRequest
-from debouncer.prompt import ChatTurn, conversation, fitted
 
 
 class OpenAICompatibleAI:

@@ -8,11 +8,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from debouncer.burst import cap_deadline, concatenate, epoch_of, first_burst, iso_second, ordered, quiet_deadline
-from debouncer.errors import ReplyLeaseHeldError, RetryableError
+from debouncer.domain.burst import cap_deadline, concatenate, epoch_of, first_burst, iso_second, ordered, quiet_deadline
+from debouncer.domain.errors import ReplyLeaseHeldError, RetryableError
+from debouncer.domain.models import BusinessEcho, InboundMessage, MessageChange
+from debouncer.domain.ports import AppendResult, ChangeOutcome, HistoryEntry, ReplyStart, Turn
 from debouncer.media.model import ResolvedMedia
-from debouncer.models import BusinessEcho, InboundMessage, MessageChange
-from debouncer.ports import AppendResult, ChangeOutcome, HistoryEntry, ReplyStart, Turn
 
 BUFFER_SK = "buffer"
 # Every item stays under DynamoDB's 400 KB (AWS refuses above 409,600 bytes, moto above 405,000), so no write of a turn

@@ -7,7 +7,7 @@ import time
 from typing import Any
 from uuid import uuid4
 
-from debouncer.ports import OutboundMessage, TextLimit
+from debouncer.domain.ports import OutboundMessage, TextLimit
 
 
 class Outbox:

@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from debouncer.errors import RetryableError
+from debouncer.domain.errors import RetryableError
 from debouncer.media.model import FetchedMedia
 
 PREFIX = "media/"  # Terraform grants process_message this prefix only

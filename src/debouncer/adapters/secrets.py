@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from debouncer.config import Settings
-from debouncer.errors import ConfigurationError
+from debouncer.domain.errors import ConfigurationError
 
 SecretName = Literal[
     "meta_app_secret",

@@ -7,8 +7,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from debouncer.burst import execution_name
-from debouncer.errors import RetryableError
+from debouncer.domain.burst import execution_name
+from debouncer.domain.errors import RetryableError
 
 
 class StepFunctionsTimer:

@@ -23,8 +23,8 @@ from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
 from debouncer import schemas
-from debouncer.errors import InvalidPayloadError
-from debouncer.models import BusinessEcho, InboundMessage, MessageChange
+from debouncer.domain.errors import InvalidPayloadError
+from debouncer.domain.models import BusinessEcho, InboundMessage, MessageChange
 
 # Told why an item was left out: a JSON path and a rule, never a value (values are user content or user ids).
 Skip = Callable[[str], None]

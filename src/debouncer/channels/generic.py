@@ -13,8 +13,8 @@ from typing import Any, Final
 
 from debouncer import schemas
 from debouncer.channels import build_change, build_echo, build_message
-from debouncer.errors import InvalidPayloadError
-from debouncer.models import Inbound, MediaRef, conversation_key
+from debouncer.domain.errors import InvalidPayloadError
+from debouncer.domain.models import Inbound, MediaRef, conversation_key
 
 CHANNEL: Final = "generic"
 ACCOUNT_ID: Final = "default"

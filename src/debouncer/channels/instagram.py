@@ -6,8 +6,8 @@ from typing import Any, Final
 
 from debouncer import schemas
 from debouncer.channels import Skip, build_change, build_echo, build_message, ignore, problem
-from debouncer.errors import InvalidPayloadError
-from debouncer.models import BusinessEcho, Inbound, InboundMessage, MediaRef, MessageChange, conversation_key
+from debouncer.domain.errors import InvalidPayloadError
+from debouncer.domain.models import BusinessEcho, Inbound, InboundMessage, MediaRef, MessageChange, conversation_key
 
 CHANNEL: Final = "instagram"
 

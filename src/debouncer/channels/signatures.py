@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from debouncer.errors import ConfigurationError, SignatureError, VerificationError
+from debouncer.domain.errors import ConfigurationError, SignatureError, VerificationError
 
 META_HEADER = "X-Hub-Signature-256"
 TELEGRAM_HEADER = "X-Telegram-Bot-Api-Secret-Token"

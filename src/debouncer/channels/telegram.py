@@ -11,8 +11,8 @@ from typing import Any, Final
 
 from debouncer import schemas
 from debouncer.channels import Skip, build_change, build_message, ignore, location_text, problem
-from debouncer.errors import InvalidPayloadError
-from debouncer.models import Inbound, MediaRef, conversation_key
+from debouncer.domain.errors import InvalidPayloadError
+from debouncer.domain.models import Inbound, MediaRef, conversation_key
 
 CHANNEL: Final = "telegram"
 

@@ -10,9 +10,9 @@ import os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
+from debouncer.api.webhook import body_too_large
 from debouncer.config import Settings
 from debouncer.local.runtime import LocalRuntime
-from debouncer.webhook import body_too_large
 
 log = logging.getLogger("debouncer.local")
 MAX_READ = 10 * 1024 * 1024  # API Gateway's own payload limit; our 256 KiB limit is enforced by the handler

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from debouncer.errors import PermanentError
+from debouncer.domain.errors import PermanentError
 
 # Kinds whose bytes become text through the Transcriber rather than native content for the AI.
 SPOKEN_KINDS = frozenset({"audio", "voice"})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from debouncer.domain.models import InboundMessage, MediaRef
 from debouncer.media.model import SPOKEN_KINDS, FetchedMedia, MediaPart, Part, ResolvedMedia, TextPart
-from debouncer.models import InboundMessage, MediaRef
 
 Load = Callable[[str], FetchedMedia | None]
 

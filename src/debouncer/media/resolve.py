@@ -10,10 +10,10 @@ from dataclasses import replace
 
 from aws_lambda_powertools import Logger
 
-from debouncer.errors import RetryableError
+from debouncer.domain.errors import RetryableError
+from debouncer.domain.models import InboundMessage, MediaRef
+from debouncer.domain.ports import MediaSource, MediaStore, Transcriber
 from debouncer.media.model import SPOKEN_KINDS, FetchedMedia, MediaUnavailableError, ResolvedMedia
-from debouncer.models import InboundMessage, MediaRef
-from debouncer.ports import MediaSource, MediaStore, Transcriber
 
 logger = Logger(child=True)
 

@@ -14,8 +14,8 @@ from typing import Any, Protocol, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from debouncer.adapters.dynamodb import _turn
-from debouncer.burst import concatenate
-from debouncer.models import Channel, conversation_key
+from debouncer.domain.burst import concatenate
+from debouncer.domain.models import Channel, conversation_key
 from debouncer.replay.fixture import Conversation, ReplayError
 
 HTTP_TIMEOUT = 15.0

@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from debouncer import schemas
-from debouncer.errors import InvalidPayloadError
+from debouncer.domain.errors import InvalidPayloadError
 
 
 class ReplayError(Exception):

@@ -9,7 +9,7 @@ from debouncer.adapters.media_sources.telegram import TelegramMediaSource
 from debouncer.adapters.media_sources.whatsapp import WhatsAppMediaSource
 from debouncer.adapters.secrets import Secrets
 from debouncer.config import Settings
-from debouncer.ports import MediaSource
+from debouncer.domain.ports import MediaSource
 
 
 def build_media_sources(settings: Settings, secrets: Secrets) -> dict[str, MediaSource]:

@@ -16,9 +16,9 @@ import httpx
 
 from debouncer.adapters.media_sources.urls import PublicOnlyTransport, UnresolvedHostError, UnsafeURLError
 from debouncer.adapters.senders.http import retry_after  # its import also quiets httpx's per-URL INFO log line
-from debouncer.errors import RetryableError
+from debouncer.domain.errors import RetryableError
+from debouncer.domain.models import MediaRef
 from debouncer.media.model import FetchedMedia, MediaUnavailableError
-from debouncer.models import MediaRef
 
 # A server's error page served with a 200 (a login wall, a CDN's "link expired" page) is not the media.
 ERROR_PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})

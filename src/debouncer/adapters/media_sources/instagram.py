@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from debouncer.adapters.media_sources import download
+from debouncer.domain.models import InboundMessage, MediaRef
 from debouncer.media.model import FetchedMedia
-from debouncer.models import InboundMessage, MediaRef
 
 CHANNEL = "instagram"
 

@@ -10,9 +10,9 @@ import httpx
 
 from debouncer.adapters.media_sources import download
 from debouncer.adapters.senders.http import json_object, retry_after
-from debouncer.errors import ConfigurationError, RetryableError
+from debouncer.domain.errors import ConfigurationError, RetryableError
+from debouncer.domain.models import InboundMessage, MediaRef
 from debouncer.media.model import FetchedMedia, MediaUnavailableError
-from debouncer.models import InboundMessage, MediaRef
 
 CHANNEL = "whatsapp"
 

@@ -9,8 +9,8 @@ import httpx
 
 from debouncer.adapters.senders import http
 from debouncer.channels.signatures import GENERIC_HEADER, meta_signature
-from debouncer.errors import PermanentError, RetryableError
-from debouncer.ports import OutboundMessage, TextLimit
+from debouncer.domain.errors import PermanentError, RetryableError
+from debouncer.domain.ports import OutboundMessage, TextLimit
 
 CHANNEL = "generic"
 # Enough of an error body to say why; a callback may answer with a whole HTML page.

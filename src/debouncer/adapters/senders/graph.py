@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from debouncer.adapters.senders import http
-from debouncer.errors import PermanentError, RetryableError
+from debouncer.domain.errors import PermanentError, RetryableError
 
 # error.code -> (retryable, why). Meta says to decide on the code, not the HTTP status.
 ErrorCodes = Mapping[int, tuple[bool, str]]

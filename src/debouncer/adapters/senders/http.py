@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from debouncer.errors import PermanentError, RetryableError
+from debouncer.domain.errors import PermanentError, RetryableError
 
 # A reply must fail fast enough for the state machine's retries to fit in the Lambda timeout.
 TIMEOUT = httpx.Timeout(connect=3.0, read=10.0, write=10.0, pool=3.0)

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 
 from debouncer.adapters.senders import http
-from debouncer.errors import PermanentError, RetryableError
-from debouncer.ports import OutboundMessage, TextLimit
+from debouncer.domain.errors import PermanentError, RetryableError
+from debouncer.domain.ports import OutboundMessage, TextLimit
 
 CHANNEL = "telegram"
 _NUMERIC = re.compile(r"-?\d+")

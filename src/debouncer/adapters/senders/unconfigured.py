@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from debouncer.errors import PermanentError
-from debouncer.ports import OutboundMessage, TextLimit
+from debouncer.domain.errors import PermanentError
+from debouncer.domain.ports import OutboundMessage, TextLimit
 
 
 class UnconfiguredSender:

@@ -9,8 +9,8 @@ import httpx
 
 from debouncer.adapters.senders import http
 from debouncer.adapters.senders.graph import ErrorCodes, graph_error
-from debouncer.errors import PermanentError
-from debouncer.ports import OutboundMessage, TextLimit
+from debouncer.domain.errors import PermanentError
+from debouncer.domain.ports import OutboundMessage, TextLimit
 
 CHANNEL = "whatsapp"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from debouncer.adapters.secrets import SecretName, Secrets
 from debouncer.config import Settings
-from debouncer.errors import ConfigurationError
-from debouncer.ports import MediaStore, Transcriber
+from debouncer.domain.errors import ConfigurationError
+from debouncer.domain.ports import MediaStore, Transcriber
 
 
 def build_transcriber(settings: Settings, secrets: Secrets, store: MediaStore) -> Transcriber | None:

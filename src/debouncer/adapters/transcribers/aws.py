@@ -12,9 +12,9 @@ from urllib.parse import unquote, urlsplit
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from debouncer.adapters.transcribers.formats import audio_format
-from debouncer.errors import RetryableError
+from debouncer.domain.errors import RetryableError
+from debouncer.domain.ports import MediaStore
 from debouncer.media.model import FetchedMedia, MediaUnavailableError
-from debouncer.ports import MediaStore
 
 # Where Transcribe writes its JSON output, in the media bucket (Terraform: PutObject/GetObject on this prefix).
 OUTPUT_PREFIX = "transcripts/"

@@ -9,7 +9,7 @@ import httpx
 
 from debouncer.adapters.http_retry import GaveUp, Refused, post_with_attempts
 from debouncer.adapters.transcribers.formats import audio_format
-from debouncer.errors import RetryableError
+from debouncer.domain.errors import RetryableError
 from debouncer.media.model import FetchedMedia, MediaUnavailableError
 
 # The file name's extension is how these services tell the container: OpenAI lists m4a, not mp4, for audio.

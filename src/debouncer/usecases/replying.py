@@ -8,9 +8,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from debouncer.errors import PermanentError
-from debouncer.ports import ChannelSender, MessageBuffer, OutboundMessage, Turn
-from debouncer.splitting import split_text
+from debouncer.domain.errors import PermanentError
+from debouncer.domain.ports import ChannelSender, MessageBuffer, OutboundMessage, Turn
+from debouncer.domain.splitting import split_text
 
 logger = Logger(child=True)
 

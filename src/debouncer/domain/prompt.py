@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-from debouncer.burst import concatenate
+from debouncer.domain.burst import concatenate
+from debouncer.domain.ports import AIRequest
 from debouncer.media.limits import Fitted, MediaLimits, fit
 from debouncer.media.model import Part, TextPart
-from debouncer.ports import AIRequest
 
 Role = Literal["user", "assistant"]
 

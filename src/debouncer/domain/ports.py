@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from debouncer.domain.models import BusinessEcho, InboundMessage, MediaRef, MessageChange
 from debouncer.media.model import FetchedMedia, Part, ResolvedMedia
-from debouncer.models import BusinessEcho, InboundMessage, MediaRef, MessageChange
 
 
 @dataclass(frozen=True)

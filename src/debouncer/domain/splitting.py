@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from debouncer.ports import TextLimit
+from debouncer.domain.ports import TextLimit
 
 # Where a part may end, best first: a paragraph, a line, a sentence, a word.
 _BREAKS = ("\n\n", "\n", ". ", "! ", "? ", " ")

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 
-from debouncer.burst import is_flush_keyword, iso_second, ordered, should_flush
-from debouncer.errors import RetryableError
-from debouncer.models import BusinessEcho, Inbound, InboundMessage, MessageChange
-from debouncer.ports import ConversationControl, MessageBuffer, Timer
-from debouncer.privacy import conversation_ref
+from debouncer.domain.burst import is_flush_keyword, iso_second, ordered, should_flush
+from debouncer.domain.errors import RetryableError
+from debouncer.domain.models import BusinessEcho, Inbound, InboundMessage, MessageChange
+from debouncer.domain.ports import ConversationControl, MessageBuffer, Timer
+from debouncer.domain.privacy import conversation_ref
 
 logger = Logger(child=True)
 

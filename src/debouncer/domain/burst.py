@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from debouncer.models import InboundMessage
+from debouncer.domain.models import InboundMessage
 
 
 def iso_second(epoch_seconds: float) -> str:

@@ -9,12 +9,20 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from debouncer.burst import concatenate
-from debouncer.errors import PermanentError
+from debouncer.domain.burst import concatenate
+from debouncer.domain.errors import PermanentError
+from debouncer.domain.ports import (
+    AIProvider,
+    AIRequest,
+    ChannelSender,
+    HistoryEntry,
+    MessageBuffer,
+    OutboundMessage,
+    Turn,
+)
 from debouncer.media.model import Part
 from debouncer.media.parts import burst_parts
 from debouncer.media.resolve import MediaResolver
-from debouncer.ports import AIProvider, AIRequest, ChannelSender, HistoryEntry, MessageBuffer, OutboundMessage, Turn
 
 logger = Logger(child=True)
 

@@ -31,10 +31,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, V
 
 from debouncer.adapters.secrets import Secrets
 from debouncer.config import DAY, Settings
-from debouncer.errors import InvalidPayloadError, PayloadTooLargeError
-from debouncer.models import Channel
-from debouncer.ports import ConversationControl
-from debouncer.privacy import conversation_ref
+from debouncer.domain.errors import InvalidPayloadError, PayloadTooLargeError
+from debouncer.domain.models import Channel
+from debouncer.domain.ports import ConversationControl
+from debouncer.domain.privacy import conversation_ref
 
 logger = Logger(child=True)
 

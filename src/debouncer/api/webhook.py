@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from debouncer.adapters.secrets import Secrets
 from debouncer.channels import Skip, generic, instagram, signatures, telegram, whatsapp
 from debouncer.config import Settings
-from debouncer.errors import (
+from debouncer.domain.errors import (
     DebouncerError,
     InvalidPayloadError,
     PayloadTooLargeError,
@@ -24,11 +24,11 @@ from debouncer.errors import (
     SignatureError,
     VerificationError,
 )
-from debouncer.ingest import Ingest
+from debouncer.domain.models import Inbound, InboundMessage
+from debouncer.domain.ports import ConversationControl
+from debouncer.domain.privacy import conversation_ref
 from debouncer.metrics import Counters
-from debouncer.models import Inbound, InboundMessage
-from debouncer.ports import ConversationControl
-from debouncer.privacy import conversation_ref
+from debouncer.usecases.ingest import Ingest
 
 logger = Logger(child=True)
 
@@ -59,7 +59,7 @@ ALLOWED_METHODS = {
     "/webhook/instagram": ("GET", "POST"),
     "/webhook/telegram": ("POST",),
     "/webhook/generic": ("POST",),
-    # The admin API (debouncer.admin), served only when the app has a ConversationControl.
+    # The admin API (debouncer.api.admin), served only when the app has a ConversationControl.
     "/admin/conversations/pause": ("POST",),
     "/admin/conversations/resume": ("POST",),
     "/admin/conversations/status": ("GET",),
@@ -237,7 +237,7 @@ def build_app(
     app.not_found(not_found)
 
     if control is not None:
-        from debouncer.admin import register_admin_routes
+        from debouncer.api.admin import register_admin_routes
 
         register_admin_routes(app, control, secrets, settings)
 
