@@ -47,8 +47,12 @@ lint: $(STAMP) ## ruff (lint + format check) and the architecture's import contr
 typecheck: $(STAMP) ## mypy --strict on the core
 	$(BIN)/mypy
 
+# Workers and extra pytest arguments for `make test`, e.g. `make test PYTEST_ARGS="--durations=30"`.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+
 test: lint typecheck $(CHECKOV_STAMP) ## lint, type-check and run every test suite
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
