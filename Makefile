@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: help install run test lint typecheck unit integration e2e soak package bench clean checkov-venv
+.PHONY: help install run test test-cpu test-wait lint typecheck unit integration e2e soak package bench clean checkov-venv
 
 CHECKOV_VENV  := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
@@ -47,12 +47,24 @@ lint: $(STAMP) ## ruff (lint + format check) and the architecture's import contr
 typecheck: $(STAMP) ## mypy --strict on the core
 	$(BIN)/mypy
 
-# Workers and extra pytest arguments for `make test`, e.g. `make test PYTEST_ARGS="--durations=30"`.
-PYTEST_WORKERS ?= 2
+# Two halves run at once (make test runs both): the CPU-bound suites (Terraform plans, packaging, property tests) on
+# as many workers as cores, and the suites that mostly wait (real debounce windows, Step Functions Waits, load
+# ramps) on more workers than cores, since a waiting test costs no CPU. Each half prints when it ends (make -O).
+# Extra pytest arguments for both: `make test PYTEST_ARGS="--durations=30"`.
+CPU_SUITES  := tests/unit tests/terraform tests/packaging tests/fuzz
+WAIT_SUITES := tests/integration tests/e2e tests/reliability
+CPU_WORKERS  ?= 2
+WAIT_WORKERS ?= 3
 PYTEST_ARGS ?=
 
-test: lint typecheck $(CHECKOV_STAMP) ## lint, type-check and run every test suite
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q $(PYTEST_ARGS)
+test: lint typecheck $(CHECKOV_STAMP) ## lint, type-check and run every test suite (two halves at once)
+	$(MAKE) --no-print-directory -j2 -Otarget test-cpu test-wait
+
+test-cpu: $(STAMP) $(CHECKOV_STAMP) ## the CPU-bound suites
+	$(BIN)/python -m pytest -n $(CPU_WORKERS) --dist loadgroup -q $(PYTEST_ARGS) $(CPU_SUITES)
+
+test-wait: $(STAMP) ## the suites that wait on real time
+	$(BIN)/python -m pytest -n $(WAIT_WORKERS) --dist loadgroup -q $(PYTEST_ARGS) $(WAIT_SUITES)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
