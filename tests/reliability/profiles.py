@@ -33,12 +33,12 @@ PROFILES = {
     # seconds and replies a minute late, and nothing bounded by max wait (superseding, the starvation bound) can be
     # exercised or checked any more. Both start about 0.67 conversations a second, spread over the ramp.
     #
-    # About 60 conversations, 85 bursts and 350-450 messages per test (about 20 follow-ups), ~100 s each: sized so make
-    # test stays near ten minutes; make soak runs the heavy profile.
+    # About 45 conversations, 65 bursts and 300 messages per test (about 15 follow-ups), ~80 s each: sized so make
+    # test stays under ten minutes on two cores; make soak runs the heavy profile.
     "fast": Profile(
         "fast",
-        Shape(conversations=60),
-        Pacing(ramp=90.0),
+        Shape(conversations=45),
+        Pacing(ramp=67.5),
         senders=16,
         send_seconds=300.0,
         settle_seconds=150.0,
