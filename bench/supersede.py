@@ -242,7 +242,7 @@ def _run_mode(
     runtime = LocalRuntime(environment, name=f"bench-supersede-{uuid.uuid4().hex[:6]}").start()
     try:
         ai = SlowEchoAI(think_seconds)
-        runtime.handlers["process_message"].processor._ai = ai
+        runtime.handlers["process_message"].processors.default._ai = ai
         rng = random.Random(seed)
         # The second message is sent 10-40 % into the think time: while the AI answers, before any part left.
         people = [

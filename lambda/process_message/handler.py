@@ -9,22 +9,28 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from debouncer.domain.errors import PermanentError
 from debouncer.domain.privacy import conversation_ref
 from debouncer.metrics import Counters
-from debouncer.wiring import build_processor
+from debouncer.wiring import build_processors
 
 logger = Logger()
 tracer = Tracer()
 counters = Counters()
-processor = build_processor()
+processors = build_processors()
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Input {conversation_key, burst, execution}; output {claimed, ...}."""
-    logger.append_keys(conversation_ref=conversation_ref(event["conversation_key"]), burst=event["burst"])
+    logger.append_keys(
+        conversation_ref=conversation_ref(event["conversation_key"]),
+        burst=event["burst"],
+        tenant=processors.tenant_id(event["conversation_key"]),
+    )
     # When Lambda stops this invocation, on the processor's clock: a hanging AI must end before it, as an AI failure.
     deadline = time.time() + context.get_remaining_time_in_millis() / 1000
     try:
+        # The conversation's tenant's (its key names the channel account), or the deployment's.
+        processor = processors.for_conversation(event["conversation_key"])
         result = processor.process(
             event["conversation_key"], int(event["burst"]), claimer=event["execution"], deadline=deadline
         )

@@ -8,24 +8,28 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from debouncer.domain.errors import PermanentError, ReplyLeaseHeldError
 from debouncer.domain.privacy import conversation_ref
 from debouncer.metrics import Counters
-from debouncer.wiring import build_replier
+from debouncer.wiring import build_repliers
 
 logger = Logger()
 tracer = Tracer()
 counters = Counters()
-replier = build_replier()
+repliers = build_repliers()
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Input {conversation_key, burst, execution, lease, claimed, ai_failed}; output {delivered}."""
-    logger.append_keys(conversation_ref=conversation_ref(event["conversation_key"]), burst=event["burst"])
+    logger.append_keys(
+        conversation_ref=conversation_ref(event["conversation_key"]),
+        burst=event["burst"],
+        tenant=repliers.tenant_id(event["conversation_key"]),
+    )
     # lease: this run's reply token (statemachines/debounce.asl.json); a caller without one leases per execution.
     token = event.get("lease") or event["execution"]
     ai_failed = bool(event.get("ai_failed"))
     try:
-        result = replier.reply(
+        result = repliers.for_conversation(event["conversation_key"]).reply(
             event["conversation_key"],
             int(event["burst"]),
             token=token,

@@ -10,6 +10,7 @@ import sys
 from pydantic import ValidationError
 
 from debouncer.config import Settings
+from debouncer.domain.errors import ConfigurationError
 
 
 def serve(host: str, port: int) -> int:
@@ -27,12 +28,18 @@ def serve(host: str, port: int) -> int:
     except ValidationError as error:  # a clear refusal, not a traceback
         print(f"invalid settings: {error}", file=sys.stderr)
         return 2
-    runtime = LocalRuntime().start()
+    try:
+        runtime = LocalRuntime().start()
+    except ConfigurationError as error:  # a tenants file's mistake names the tenant and the key
+        print(f"invalid settings: {error}", file=sys.stderr)
+        return 2
     server = LocalServer(runtime, host, port)
     print(
         f"chat-debouncer serving on http://{host}:{port} "
         f"({settings.workflow_type}, debounce {settings.debounce_seconds}s, max wait {settings.max_wait_seconds}s, "
-        f"max messages {settings.max_messages}, AI {settings.ai_provider}); Ctrl-C to stop",
+        f"max messages {settings.max_messages}, AI {settings.ai_provider}"
+        + (f", {len(runtime.tenants)} tenants" if runtime.tenants else "")
+        + "); Ctrl-C to stop",
         flush=True,
     )
     try:

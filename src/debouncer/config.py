@@ -116,6 +116,11 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 256 * 1024
 
+    # Tenants (debouncer.tenants): the functions read them from the table when there are some (Terraform sets it when
+    # its `tenants` variable is not empty; the local runtime when TENANTS_FILE names a file, which it loads there).
+    tenants_enabled: bool = False
+    tenants_file: str = Field(default="", description="local runtime: the tenants file to load into the table")
+
     @model_validator(mode="before")
     @classmethod
     def _split_keywords(cls, data: object) -> object:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import boto3
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -14,13 +16,15 @@ from debouncer.adapters.outbox import LOCAL_OUTBOX, OutboxSender
 from debouncer.adapters.secrets import Secrets
 from debouncer.adapters.senders.unconfigured import UnconfiguredSender
 from debouncer.adapters.stepfunctions import StepFunctionsTimer
-from debouncer.api.webhook import build_app
+from debouncer.adapters.tenant_catalog import DynamoDbTenantCatalog
+from debouncer.api.webhook import Scope, build_app
 from debouncer.config import Settings
 from debouncer.domain.errors import ConfigurationError
 from debouncer.domain.models import CHANNELS
 from debouncer.domain.ports import AIProvider, ChannelSender
 from debouncer.media.resolve import MediaResolver
 from debouncer.metrics import Counters
+from debouncer.tenants import Tenant, settings_for
 from debouncer.usecases.ingest import Ingest
 from debouncer.usecases.processing import Processor
 from debouncer.usecases.replying import Replier
@@ -36,10 +40,10 @@ def client(service: str, settings: Settings) -> Any:
     return boto3.client(service, region_name=settings.aws_region, config=_CLIENT_CONFIG)
 
 
-def build_store(settings: Settings) -> DynamoDbStore:
-    """The DynamoDB buffer/history adapter."""
+def build_store(settings: Settings, dynamodb: Any = None) -> DynamoDbStore:
+    """The DynamoDB buffer/history adapter, with this settings' window (a tenant's own, or the deployment's)."""
     return DynamoDbStore(
-        client("dynamodb", settings),
+        dynamodb or client("dynamodb", settings),
         settings.table_name,
         debounce_seconds=settings.debounce_seconds,
         max_wait_seconds=settings.max_wait_seconds,
@@ -50,25 +54,95 @@ def build_store(settings: Settings) -> DynamoDbStore:
     )
 
 
+T = TypeVar("T")
+
+
+class PerTenant(Generic[T]):
+    """What a function builds from settings (its use case), for the deployment and for each tenant.
+
+    A tenant's is built on its first message, from its settings over the deployment's and its secrets, and rebuilt
+    when its item changes (the catalog's cache lets a change in within a minute, with no restart). With no tenants
+    (TENANTS_ENABLED unset, a single-bot deployment) there is only the deployment's, and no catalog read at all.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        build: Callable[[Settings, Secrets, str | None], T],
+        catalog: DynamoDbTenantCatalog | None = None,
+    ) -> None:
+        self.settings = settings
+        self._build = build
+        self._catalog = catalog
+        self.default = build(settings, Secrets(settings), None)
+        self._lock = threading.Lock()
+        self._built: dict[str, tuple[Tenant, T]] = {}
+
+    def for_account(self, channel: str, account: str) -> T:
+        """The tenant of this channel account's, or the deployment's."""
+        tenant = self._catalog.tenancy().for_account(channel, account) if self._catalog else None
+        return self.default if tenant is None else self._for(tenant)
+
+    def for_conversation(self, conversation_key: str) -> T:
+        """The one a conversation's key (channel#account#user) belongs to."""
+        channel, account, _ = conversation_key.split("#", 2)
+        return self.for_account(channel, account)
+
+    def tenant_id(self, conversation_key: str) -> str | None:
+        """The id of the tenant a conversation belongs to, for the logs; None: the deployment's own."""
+        channel, account, _ = conversation_key.split("#", 2)
+        tenant = self._catalog.tenancy().for_account(channel, account) if self._catalog else None
+        return None if tenant is None else tenant.id
+
+    def by_id(self, tenant_id: str, channel: str) -> T | None:
+        """The tenant's with this id on this channel (Telegram's per-bot webhook path); None if there is none."""
+        tenant = self._catalog.tenancy().by_id(tenant_id) if self._catalog else None
+        return None if tenant is None or tenant.channel != channel else self._for(tenant)
+
+    def _for(self, tenant: Tenant) -> T:
+        with self._lock:
+            built = self._built.get(tenant.id)
+            if built is None or built[0] != tenant:
+                own = settings_for(self.settings, tenant)
+                built = (tenant, self._build(own, Secrets(own, tenant.secrets), tenant.id))
+                self._built[tenant.id] = built
+            return built[1]
+
+
+def build_catalog(settings: Settings) -> DynamoDbTenantCatalog | None:
+    """The tenants' catalog when the deployment has tenants."""
+    if not settings.tenants_enabled:
+        return None
+    return DynamoDbTenantCatalog(client("dynamodb", settings), settings.table_name)
+
+
 def build_webhook_app(settings: Settings | None = None, counters: Counters | None = None) -> APIGatewayHttpResolver:
     """post_message: the HTTP routes over Ingest, counting into `counters` (its handler publishes them)."""
     settings = settings or Settings()
     if not settings.state_machine_arn:
         raise ConfigurationError("STATE_MACHINE_ARN is not set")
-    store = build_store(settings)
-    ingest = Ingest(
-        store,
-        StepFunctionsTimer(client("stepfunctions", settings), settings.state_machine_arn),
-        max_messages=settings.max_messages,
-        max_buffer_bytes=settings.max_buffer_bytes,
-        flush_keywords=settings.flush_keywords,
-        control=store,
-        handoff_seconds=settings.handoff_seconds,
-    )
-    return build_app(ingest, Secrets(settings), settings, counters, control=store)
+    dynamodb = client("dynamodb", settings)
+    timer = StepFunctionsTimer(client("stepfunctions", settings), settings.state_machine_arn)
+
+    def scope(own: Settings, secrets: Secrets, tenant_id: str | None) -> Scope:
+        store = build_store(own, dynamodb)
+        ingest = Ingest(
+            store,
+            timer,
+            max_messages=own.max_messages,
+            max_buffer_bytes=own.max_buffer_bytes,
+            flush_keywords=own.flush_keywords,
+            control=store,
+            handoff_seconds=own.handoff_seconds,
+        )
+        return Scope(own, secrets, ingest, tenant_id)
+
+    scopes = PerTenant(settings, scope, build_catalog(settings))
+    # Pause and resume act on a conversation's key, whoever's it is: the deployment's store serves every tenant.
+    return build_app(scopes, counters, control=build_store(settings, dynamodb))
 
 
-def build_ai(settings: Settings) -> AIProvider:
+def build_ai(settings: Settings, secrets: Secrets | None = None) -> AIProvider:
     """The configured AI provider. Imports are deferred: each Lambda loads only the client it uses."""
     if settings.ai_provider == "bedrock":
         from debouncer.adapters.ai_bedrock import BedrockAI, client_config
@@ -92,7 +166,7 @@ def build_ai(settings: Settings) -> AIProvider:
 
         if not settings.openai_base_url or not settings.openai_model:
             raise ConfigurationError("AI_PROVIDER=openai needs OPENAI_BASE_URL and OPENAI_MODEL")
-        secrets = Secrets(settings)
+        secrets = secrets or Secrets(settings)
         has_key = secrets.configured("openai_api_key")  # Ollama and vLLM usually run without one
         return OpenAICompatibleAI(
             settings.openai_base_url,
@@ -107,9 +181,9 @@ def build_ai(settings: Settings) -> AIProvider:
     return EchoAI(media=settings.ai_media)
 
 
-def build_senders(settings: Settings) -> dict[str, ChannelSender]:
+def build_senders(settings: Settings, secrets: Secrets | None = None) -> dict[str, ChannelSender]:
     """A real sender for every channel with credentials; the others use the local outbox (on AWS: the DLQ)."""
-    secrets = Secrets(settings)
+    secrets = secrets or Secrets(settings)
     default: ChannelSender = OutboxSender(LOCAL_OUTBOX) if settings.secrets_source == "env" else UnconfiguredSender()
     senders: dict[str, ChannelSender] = dict.fromkeys(CHANNELS, default)
     if secrets.configured("whatsapp_access_token"):
@@ -138,22 +212,32 @@ def build_senders(settings: Settings) -> dict[str, ChannelSender]:
     return senders
 
 
-def build_processor(settings: Settings | None = None) -> Processor:
+def build_processors(settings: Settings | None = None) -> PerTenant[Processor]:
+    """process_message: a Processor for the deployment and each tenant."""
+    settings = settings or Settings()
+    dynamodb = client("dynamodb", settings)
+    return PerTenant(settings, lambda own, secrets, _: build_processor(own, secrets, dynamodb), build_catalog(settings))
+
+
+def build_processor(
+    settings: Settings | None = None, secrets: Secrets | None = None, dynamodb: Any = None
+) -> Processor:
     """process_message: claim + presence + AI (+ the fallback reply when the AI fails for good)."""
     settings = settings or Settings()
+    secrets = secrets or Secrets(settings)
     return Processor(
-        build_store(settings),
-        build_ai(settings),
+        build_store(settings, dynamodb),
+        build_ai(settings, secrets),
         system_prompt=settings.ai_system_prompt,
         history_turns=settings.ai_history_turns,
         fallback_message=settings.ai_fallback_message,
-        presence=build_senders(settings) if settings.show_typing else None,
-        media=build_media_resolver(settings),
+        presence=build_senders(settings, secrets) if settings.show_typing else None,
+        media=build_media_resolver(settings, secrets),
         supersede=settings.supersede_stale_answers,
     )
 
 
-def build_media_resolver(settings: Settings) -> MediaResolver | None:
+def build_media_resolver(settings: Settings, secrets: Secrets | None = None) -> MediaResolver | None:
     """Media read after the claim: per-channel sources, the media bucket, the transcriber; None without a bucket
     (media then stays placeholders, as before)."""
     if not settings.media_bucket:
@@ -163,7 +247,7 @@ def build_media_resolver(settings: Settings) -> MediaResolver | None:
     from debouncer.adapters.s3 import S3MediaStore
     from debouncer.adapters.transcribers import build_transcriber
 
-    secrets = Secrets(settings)
+    secrets = secrets or Secrets(settings)
     store = S3MediaStore(client("s3", settings), settings.media_bucket)
     return MediaResolver(
         build_media_sources(settings, secrets),
@@ -173,7 +257,19 @@ def build_media_resolver(settings: Settings) -> MediaResolver | None:
     )
 
 
-def build_replier(settings: Settings | None = None) -> Replier:
+def build_repliers(settings: Settings | None = None) -> PerTenant[Replier]:
+    """reply: a Replier for the deployment and each tenant (its own tokens)."""
+    settings = settings or Settings()
+    dynamodb = client("dynamodb", settings)
+    return PerTenant(settings, lambda own, secrets, _: build_replier(own, secrets, dynamodb), build_catalog(settings))
+
+
+def build_replier(settings: Settings | None = None, secrets: Secrets | None = None, dynamodb: Any = None) -> Replier:
     """reply: deliver through the channel."""
     settings = settings or Settings()
-    return Replier(build_store(settings), build_senders(settings), supersede=settings.supersede_stale_answers)
+    secrets = secrets or Secrets(settings)
+    return Replier(
+        build_store(settings, dynamodb),
+        build_senders(settings, secrets),
+        supersede=settings.supersede_stale_answers,
+    )

@@ -64,7 +64,7 @@ def _turns(runtime: LocalRuntime, recipient: str) -> list[dict[str, Any]]:
 
 def _gated(runtime: LocalRuntime) -> GatedAI:
     ai = GatedAI()
-    runtime.handlers["process_message"].processor._ai = ai
+    runtime.handlers["process_message"].processors.default._ai = ai
     return ai
 
 

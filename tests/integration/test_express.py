@@ -133,7 +133,7 @@ class WrappedSender:
 
 
 def _wrap_sender(runtime: LocalRuntime, before: Callable[[int], None], limit: int = 4096) -> WrappedSender:
-    senders = runtime.handlers["reply"].replier._senders
+    senders = runtime.handlers["reply"].repliers.default._senders
     wrapped = WrappedSender(senders["whatsapp"], TextLimit(limit), before)
     senders["whatsapp"] = wrapped
     return wrapped
@@ -391,7 +391,7 @@ def test_a_permanent_ai_failure_run_twice_at_once_is_dead_lettered_once(
     start_runtime: RuntimeFactory, workflow_type: str, fallback: str
 ) -> None:
     runtime = start_runtime(AI_FALLBACK_MESSAGE=fallback)
-    processor = runtime.handlers["process_message"].processor
+    processor = runtime.handlers["process_message"].processors.default
     processor._ai = ai = FailingAI()
     _meet_in_process(runtime)
     user = _user()
@@ -417,7 +417,7 @@ def test_a_fallback_the_channel_refuses_run_twice_at_once_is_dead_lettered_once(
     start_runtime: RuntimeFactory, workflow_type: str
 ) -> None:
     runtime = start_runtime(AI_FALLBACK_MESSAGE="Sorry, I cannot answer right now.")
-    runtime.handlers["process_message"].processor._ai = FailingAI()
+    runtime.handlers["process_message"].processors.default._ai = FailingAI()
     refusing = _fail_for_good(runtime)
     _meet_in_process(runtime)
     user = _user()
@@ -439,7 +439,7 @@ def test_a_crash_after_recording_the_fallback_still_dead_letters_the_burst_once(
 ) -> None:
     fallback = "Sorry, I cannot answer right now."
     runtime = start_runtime(AI_FALLBACK_MESSAGE=fallback)
-    processor = runtime.handlers["process_message"].processor
+    processor = runtime.handlers["process_message"].processors.default
     processor._ai = FailingAI()
     buffer = processor._buffer
     record_answer = buffer.record_answer

@@ -30,7 +30,7 @@ def test_each_function_emits_its_counts(start_runtime: RuntimeFactory, capsys: p
     # GIVEN the local pipeline with metrics on, an AI that fails for one user and a channel that refuses another
     runtime = start_runtime(POWERTOOLS_METRICS_DISABLED="false", POWERTOOLS_METRICS_NAMESPACE="test-namespace")
     ok, ai_down, blocked = ("1555" + uuid.uuid4().hex[:8] for _ in range(3))
-    processor = runtime.handlers["process_message"].processor
+    processor = runtime.handlers["process_message"].processors.default
     answer = processor._ai.answer
 
     def flaky_answer(request: AIRequest) -> str:
@@ -40,7 +40,7 @@ def test_each_function_emits_its_counts(start_runtime: RuntimeFactory, capsys: p
         return text
 
     processor._ai.answer = flaky_answer
-    sender = runtime.handlers["reply"].replier._senders["whatsapp"]
+    sender = runtime.handlers["reply"].repliers.default._senders["whatsapp"]
     send = sender.send
 
     def refusing_send(message: OutboundMessage) -> None:

@@ -45,8 +45,8 @@ class BlockedSender:
 
 def test_every_path_calls_exactly_the_committed_actions(start_runtime: RuntimeFactory, httpserver: HTTPServer) -> None:
     runtime = start_runtime(MAX_MESSAGES="2")
-    runtime.handlers["process_message"].processor._ai = HistoryEchoAI()
-    runtime.handlers["reply"].replier._senders = {
+    runtime.handlers["process_message"].processors.default._ai = HistoryEchoAI()
+    runtime.handlers["reply"].repliers.default._senders = {
         channel: BlockedSender() for channel in ("whatsapp", "generic", "instagram")
     }
     user, blocked = "1555" + uuid.uuid4().hex[:8], "blocked" + uuid.uuid4().hex[:8]

@@ -43,7 +43,7 @@ def test_burst_is_answered_once_with_every_message_in_order(start_runtime: Runti
 
 def test_crash_after_claim_is_retried_without_losing_or_duplicating(start_runtime: RuntimeFactory) -> None:
     runtime = start_runtime()
-    processor = runtime.handlers["process_message"].processor
+    processor = runtime.handlers["process_message"].processors.default
     crashes: list[int] = []
 
     class CrashOnceAI(EchoAI):

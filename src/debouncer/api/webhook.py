@@ -7,8 +7,9 @@ import binascii
 import json
 import re
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -28,9 +29,30 @@ from debouncer.domain.models import Inbound, InboundMessage
 from debouncer.domain.ports import ConversationControl
 from debouncer.domain.privacy import conversation_ref
 from debouncer.metrics import Counters
-from debouncer.usecases.ingest import Ingest
+from debouncer.usecases.ingest import Ingest, IngestResult
 
 logger = Logger(child=True)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose message it is: one tenant's settings, secrets and ingest, or the deployment's (tenant_id None)."""
+
+    settings: Settings
+    secrets: Secrets
+    ingest: Ingest
+    tenant_id: str | None = None
+
+
+class Scopes(Protocol):
+    """The deployment's scope and its tenants' (debouncer.wiring.PerTenant)."""
+
+    default: Scope
+
+    def for_account(self, channel: str, account: str) -> Scope: ...
+
+    def by_id(self, tenant_id: str, channel: str) -> Scope | None: ...
+
 
 # What one POST may add to one conversation's buffer item: each message's stored document plus its id in the
 # dedupe set. Half of DynamoDB's 400 KB item, so it fits next to a buffer just short of the default flush size, and
@@ -58,6 +80,7 @@ ALLOWED_METHODS = {
     "/webhook/whatsapp": ("GET", "POST"),
     "/webhook/instagram": ("GET", "POST"),
     "/webhook/telegram": ("POST",),
+    "/webhook/telegram/<tenant>": ("POST",),  # a tenant's bot: Telegram's updates do not name the bot
     "/webhook/generic": ("POST",),
     # The admin API (debouncer.api.admin), served only when the app has a ConversationControl.
     "/admin/conversations/pause": ("POST",),
@@ -65,6 +88,7 @@ ALLOWED_METHODS = {
     "/admin/conversations/status": ("GET",),
 }
 _CHANNEL_PATH = re.compile(r"/webhook/(?P<channel>[^/]+)")
+_TELEGRAM_TENANT_PATH = re.compile(r"/webhook/telegram/[^/]+")
 
 
 def _allowed(channel: str) -> tuple[str, ...]:
@@ -94,10 +118,26 @@ def _check_fits_one_item(messages: list[InboundMessage]) -> None:
         )
 
 
+def _meta_accounts(channel: str, payload: dict[str, Any]) -> Iterator[str]:
+    """The business accounts a Meta payload names, read before its signature is checked, only to find the app
+    secret to check it with: WhatsApp's metadata.phone_number_id, Instagram's entry id."""
+    entries = payload.get("entry")
+    for entry in entries if isinstance(entries, list) else ():
+        if not isinstance(entry, dict):
+            continue
+        if channel == "instagram" and isinstance(entry.get("id"), str):
+            yield entry["id"]
+        changes = entry.get("changes")
+        for change in changes if channel == "whatsapp" and isinstance(changes, list) else ():
+            value = change.get("value") if isinstance(change, dict) else None
+            metadata = value.get("metadata") if isinstance(value, dict) else None
+            number = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+            if isinstance(number, str):
+                yield number
+
+
 def build_app(
-    ingest: Ingest,
-    secrets: Secrets,
-    settings: Settings,
+    scopes: Scopes,
     counters: Counters | None = None,
     *,
     control: ConversationControl | None = None,
@@ -110,6 +150,7 @@ def build_app(
     """
     counters = counters or Counters()
     app = APIGatewayHttpResolver()
+    settings, secrets = scopes.default.settings, scopes.default.secrets
 
     def raw_body() -> bytes:
         event = app.current_event
@@ -138,28 +179,56 @@ def build_app(
             raise InvalidPayloadError("body must be a JSON object")
         return payload
 
-    def meta(normalize: Callable[..., list[Inbound]], on_skip: Skip) -> list[Inbound]:
+    def meta(channel: str, normalize: Callable[..., list[Inbound]], on_skip: Skip) -> list[tuple[Scope, Inbound]]:
         raw = raw_body()
-        signatures.verify_meta_signature(secrets.get("meta_app_secret"), raw, header("X-Hub-Signature-256"))
-        return normalize(parse(raw), on_skip=on_skip)
+        signature = header("X-Hub-Signature-256")
+        checked: set[int] = set()
 
-    def receive_telegram(on_skip: Skip) -> list[Inbound]:
+        def checked_scope(account: str) -> Scope:
+            # Each tenant may sit behind its own Meta app: every scope a message lands in has its app secret checked.
+            scope = scopes.for_account(channel, account)
+            if id(scope) not in checked:
+                signatures.verify_meta_signature(scope.secrets.get("meta_app_secret"), raw, signature)
+                checked.add(id(scope))
+            return scope
+
+        try:
+            payload = parse(raw)
+        except InvalidPayloadError:
+            checked_scope("")  # a body no one can read names no account: the deployment's secret, 401 before 400
+            raise
+        for account in _meta_accounts(channel, payload):
+            checked_scope(account)
+        if not checked:
+            checked_scope("")
+        return [(checked_scope(item.account_id), item) for item in normalize(payload, on_skip=on_skip)]
+
+    def receive_telegram(on_skip: Skip, scope: Scope) -> list[tuple[Scope, Inbound]]:
         raw = raw_body()
         signatures.verify_telegram_secret(
-            secrets.get("telegram_secret_token"), header("X-Telegram-Bot-Api-Secret-Token")
+            scope.secrets.get("telegram_secret_token"), header("X-Telegram-Bot-Api-Secret-Token")
         )
-        return telegram.normalize(parse(raw), bot_id=settings.telegram_bot_id, on_skip=on_skip)
+        items = telegram.normalize(parse(raw), bot_id=scope.settings.telegram_bot_id, on_skip=on_skip)
+        return [(scope, item) for item in items]
 
-    def receive_generic(on_skip: Skip) -> list[Inbound]:
+    def receive_generic(on_skip: Skip) -> list[tuple[Scope, Inbound]]:
         # Our own contract, one message per body: the body is the envelope, so anything wrong is a 400.
         raw = raw_body()
-        signatures.verify_generic_signature(secrets.get("generic_secret"), raw, header("X-Signature-256"))
-        return generic.normalize(parse(raw))
+        signature = header("X-Signature-256")
+        try:
+            payload = parse(raw)
+        except InvalidPayloadError:
+            signatures.verify_generic_signature(secrets.get("generic_secret"), raw, signature)
+            raise
+        account = payload.get("account")
+        scope = scopes.for_account("generic", account) if isinstance(account, str) else scopes.default
+        signatures.verify_generic_signature(scope.secrets.get("generic_secret"), raw, signature)
+        return [(scope, item) for item in generic.normalize(payload)]
 
-    receivers: dict[str, Callable[[Skip], list[Inbound]]] = {
-        "whatsapp": lambda on_skip: meta(whatsapp.normalize, on_skip),
-        "instagram": lambda on_skip: meta(instagram.normalize, on_skip),
-        "telegram": receive_telegram,
+    receivers: dict[str, Callable[[Skip], list[tuple[Scope, Inbound]]]] = {
+        "whatsapp": lambda on_skip: meta("whatsapp", whatsapp.normalize, on_skip),
+        "instagram": lambda on_skip: meta("instagram", instagram.normalize, on_skip),
+        "telegram": lambda on_skip: receive_telegram(on_skip, scopes.default),
         "generic": receive_generic,
     }
 
@@ -183,7 +252,16 @@ def build_app(
         receiver = receivers.get(channel)
         if receiver is None:
             return _error(404, f"unknown channel '{channel}'")
+        return accept(channel, receiver)
 
+    @app.post("/webhook/telegram/<tenant_id>")
+    def receive_telegram_tenant(tenant_id: str) -> dict[str, Any] | Response[str]:
+        scope = scopes.by_id(tenant_id, "telegram")
+        if scope is None:
+            return _error(404, f"no Telegram tenant '{tenant_id}'")
+        return accept("telegram", lambda on_skip: receive_telegram(on_skip, scope))
+
+    def accept(channel: str, receiver: Callable[[Skip], list[tuple[Scope, Inbound]]]) -> dict[str, Any]:
         def skipped(reason: str) -> None:
             # A genuine, signed payload holds an item we cannot use: answered 200 all the same (a 4xx is redelivered
             # for days), and told here. The reason is a JSON path and a rule, never a value.
@@ -191,18 +269,26 @@ def build_app(
             counters.dimension("channel", channel)
             counters.count("MessagesSkipped")
 
-        items = receiver(skipped)
-        messages = [item for item in items if isinstance(item, InboundMessage)]
+        received = receiver(skipped)
+        messages = [item for _, item in received if isinstance(item, InboundMessage)]
         _check_fits_one_item(messages)
-        result = ingest.accept(items)
+        by_scope: dict[int, tuple[Scope, list[Inbound]]] = {}
+        for scope, item in received:
+            by_scope.setdefault(id(scope), (scope, []))[1].append(item)
+        result = sum((scope.ingest.accept(items) for scope, items in by_scope.values()), IngestResult(0, 0))
         counters.dimension("channel", channel)
         counters.count("MessagesAccepted", result.accepted)
         counters.count("DuplicatesAbsorbed", result.duplicates)
         counters.count("MessagesChanged", result.changes)
         counters.count("Handoffs", result.handoffs)
         # Keys and message ids hold phone numbers and user ids (a wamid encodes the number): log the key's hash only.
-        for ref, count in Counter(conversation_ref(m.conversation_key) for m in messages).items():
-            logger.info("messages buffered", channel=channel, conversation_ref=ref, messages=count)
+        tenants = {id(s): s.tenant_id for s, _ in received}
+        for (ref, tenant), count in Counter(
+            (conversation_ref(item.conversation_key), tenants[id(scope)])
+            for scope, item in received
+            if isinstance(item, InboundMessage)
+        ).items():
+            logger.info("messages buffered", channel=channel, tenant=tenant, conversation_ref=ref, messages=count)
         answer = {"accepted": result.accepted, "duplicates": result.duplicates}
         # Only when there are some: the answer to a plain message stays {"accepted", "duplicates"}.
         answer.update({k: v for k, v in (("changes", result.changes), ("handoffs", result.handoffs)) if v})
@@ -228,6 +314,8 @@ def build_app(
         method, path = app.current_event.http_method, app.current_event.path
         if (match := _CHANNEL_PATH.fullmatch(path)) is not None and match["channel"] not in receivers:
             return _error(404, f"unknown channel '{match['channel']}'")
+        if _TELEGRAM_TENANT_PATH.fullmatch(path):
+            return _method_not_allowed("/webhook/telegram/<tenant>", f"method {method} is not allowed on {path}")
         # The admin paths are known only where the admin API is served (an app with a ConversationControl).
         served = path in ALLOWED_METHODS and (control is not None or not path.startswith("/admin/"))
         if served or match is not None:
@@ -242,3 +330,4 @@ def build_app(
         register_admin_routes(app, control, secrets, settings)
 
     return app
+

@@ -50,12 +50,13 @@ def normalize(payload: dict[str, Any], *, now_ms: int | None = None) -> list[Inb
     else:
         timestamp_ms = now_ms if now_ms is not None else time.time_ns() // 1_000_000
     conversation: str = payload["conversation_id"]
-    key = conversation_key(CHANNEL, ACCOUNT_ID, conversation)
+    account: str = payload.get("account", ACCOUNT_ID)
+    key = conversation_key(CHANNEL, account, conversation)
     message_id: str = payload["message_id"]
     if kind in ("edit", "delete"):
         change = build_change(
             channel=CHANNEL,
-            account_id=ACCOUNT_ID,
+            account_id=account,
             conversation_key=key,
             message_id=message_id,
             change=kind,
@@ -66,7 +67,7 @@ def normalize(payload: dict[str, Any], *, now_ms: int | None = None) -> list[Inb
     if kind == "agent_reply":
         echo = build_echo(
             channel=CHANNEL,
-            account_id=ACCOUNT_ID,
+            account_id=account,
             conversation_key=key,
             recipient_id=conversation,
             message_id=message_id,
@@ -77,7 +78,7 @@ def normalize(payload: dict[str, Any], *, now_ms: int | None = None) -> list[Inb
     media = tuple(_media_ref(item) for item in payload.get("media", ()))
     message = build_message(
         channel=CHANNEL,
-        account_id=ACCOUNT_ID,
+        account_id=account,
         conversation_key=key,
         sender_id=conversation,
         recipient_id=conversation,

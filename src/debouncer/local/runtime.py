@@ -22,11 +22,13 @@ from urllib.parse import parse_qsl
 import boto3
 
 from debouncer.adapters.outbox import LOCAL_OUTBOX
+from debouncer.adapters.tenant_catalog import tenant_item
 from debouncer.config import Settings
 from debouncer.local.emulator import Emulator, InvocationTimedOut
 from debouncer.local.environments import FunctionCode
 from debouncer.local.item_size import dynamodb_item_limit
 from debouncer.statemachine import render_file
+from debouncer.tenants import Tenant, load_tenants_file
 from debouncer.workflow import WORKFLOW_TYPES, WorkflowType
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -117,6 +119,7 @@ class LocalRuntime:
         self.state_machine_arn = ""
         self.workflow_type: WorkflowType = "STANDARD"
         self._saved_environ: dict[str, str] = {}
+        self.tenants: tuple[Tenant, ...] = ()
         self._patches = ExitStack()  # where moto is not AWS, what makes up the difference
 
     def start(self) -> LocalRuntime:
@@ -136,8 +139,10 @@ class LocalRuntime:
         self._patches.enter_context(dynamodb_item_limit())
         with self.emulator.running_as("setup"):
             self._create_resources()
+            tenants = self._load_tenants()
         os.environ.update(
             {
+                "TENANTS_ENABLED": "true" if tenants else "false",
                 "TABLE_NAME": self.table_name,
                 "MEDIA_BUCKET": self.media_bucket,
                 "STATE_MACHINE_ARN": self.state_machine_arn,
@@ -176,6 +181,9 @@ class LocalRuntime:
         if not 0 <= rate <= 1:
             raise ValueError(f"EXPRESS_DUPLICATE_RATE must be between 0 and 1, not {rate}")
         self.emulator.express_duplicates = rate
+        # A tenants file is checked before anything starts: its errors name the tenant and the key.
+        path = Settings().tenants_file
+        self.tenants = load_tenants_file(Path(path), Settings()).tenants if path else ()
 
     def _create_resources(self) -> None:
         create_table(boto3.client("dynamodb", region_name=REGION), self.table_name)
@@ -200,6 +208,13 @@ class LocalRuntime:
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/{self.name}-sfn",
             type=self.workflow_type,
         )["stateMachineArn"]
+
+    def _load_tenants(self) -> int:
+        """TENANTS_FILE's tenants (checked at _configure), as the items Terraform's aws_dynamodb_table_item writes."""
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        for tenant in self.tenants:
+            dynamodb.put_item(TableName=self.table_name, Item=tenant_item(tenant))
+        return len(self.tenants)
 
     def http(
         self, method: str, path: str, *, body: bytes = b"", headers: Mapping[str, str] | None = None, query: str = ""

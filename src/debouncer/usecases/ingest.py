@@ -26,6 +26,15 @@ class IngestResult:
     changes: int = 0  # edits and deletes applied to a waiting message
     handoffs: int = 0  # human answers from the business inbox that paused the bot
 
+    def __add__(self, other: IngestResult) -> IngestResult:
+        """Both counts together (one POST may hold messages for several tenants)."""
+        return IngestResult(
+            self.accepted + other.accepted,
+            self.duplicates + other.duplicates,
+            self.changes + other.changes,
+            self.handoffs + other.handoffs,
+        )
+
 
 class Ingest:
     """One buffer write per message; a Step Functions call only when a burst opens or must flush."""
