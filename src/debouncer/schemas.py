@@ -23,6 +23,7 @@ SCHEMA_FILES: dict[str, str] = {
     "instagram": "instagram.webhook.schema.json",
     "generic": "generic.message.schema.json",
     "normalized-message": "normalized-message.schema.json",
+    "tenants": "tenants.schema.json",
 }
 
 # Not in SCHEMA_FILES: `validate` is for inbound payloads; replay fixtures are checked by debouncer.replay.
