@@ -20,7 +20,7 @@ from debouncer.domain.errors import ConfigurationError
 from tests import builders, payloads
 from tests.conftest import RuntimeFactory, executions_settled, wait_for
 
-CLINIC, SALES = "106540352200001", "106540352200002"
+CLINIC, SALES, BROKEN = "106540352200001", "106540352200002", "106540352200003"
 IG_SHOP = "17841400000000777"
 GLOBAL_TOKEN = "EAAG-global-token"
 SUPPORT_BOT, SHOP_BOT = "7000000101", "7000000202"
@@ -42,6 +42,21 @@ def _tenants(tmp_path: Path) -> Path:
                 "account": SALES,
                 "settings": {"debounce_seconds": 5, "ai_system_prompt": "You are sales.", "openai_model": "m-b"},
                 "secrets": {"whatsapp_access_token": "env:SALES_WA_TOKEN", "meta_app_secret": "env:SALES_APP_SECRET"},
+            },
+            {
+                "id": "broken",
+                "channel": "whatsapp",
+                "account": BROKEN,
+                "settings": {"debounce_seconds": 1},
+                # Its token's variable is not set: only its own bursts can fail for it.
+                "secrets": {"whatsapp_access_token": "env:BROKEN_WA_TOKEN"},
+            },
+            {
+                "id": "acme",
+                "channel": "generic",
+                "account": "acme",
+                "settings": {"ai_system_prompt": "You are Acme's bot."},
+                "secrets": {"generic_secret": "env:ACME_SECRET"},
             },
             {
                 "id": "shop-ig",
@@ -75,6 +90,7 @@ SECRETS = {
     "SHOP_APP_SECRET": "shop-app-secret",
     "SUPPORT_TG_TOKEN": "7000000101:AAF-support-token",
     "SUPPORT_TG_SECRET": "support-secret",
+    "ACME_SECRET": "acme-generic-secret",
 }
 
 
@@ -87,7 +103,7 @@ class Fakes:
         self.prompts: list[dict[str, Any]] = []
         server.expect_request("/v1/chat/completions", method="POST").respond_with_handler(self._complete)
         server.expect_request(f"/v25.0/{IG_SHOP}/messages", method="POST").respond_with_handler(self._send("instagram"))
-        for number in (CLINIC, SALES, builders.PHONE_NUMBER_ID):
+        for number in (CLINIC, SALES, BROKEN, builders.PHONE_NUMBER_ID):
             server.expect_request(f"/v25.0/{number}/messages", method="POST").respond_with_handler(
                 self._send("whatsapp")
             )
@@ -209,6 +225,19 @@ def test_each_whatsapp_tenant_answers_with_its_own_token_prompt_model_and_window
     assert prompts["I need a quote"]["at"] - sales_posted >= 5
 
 
+def test_a_tenant_whose_token_is_missing_dead_letters_only_its_own_bursts(tenant_runtime: Any, fakes: Fakes) -> None:
+    broken = _whatsapp(BROKEN, "15550000021", "anyone there?")
+    clinic = _whatsapp(CLINIC, "15550000022", "and here?")
+    for payload in (broken, clinic):
+        assert _post(tenant_runtime, "/webhook/whatsapp", payload, _signed(payload))[0] == 200
+    letters: list[dict[str, Any]] = []  # reading the DLQ takes its records: gather them as they come
+    wait_for(lambda: letters.extend(tenant_runtime.dead_letters()) or (letters and fakes.sent_to(CLINIC)), timeout=40)
+    wait_for(lambda: executions_settled(tenant_runtime), timeout=20)
+    [letter] = letters + tenant_runtime.dead_letters()
+    assert "BROKEN_WA_TOKEN is not set" in json.dumps(letter)
+    assert fakes.sent_to(BROKEN) == [] and len(fakes.sent_to(CLINIC)) == 1
+
+
 def test_a_tenant_behind_its_own_meta_app_refuses_the_deployments_signature(tenant_runtime: Any, fakes: Fakes) -> None:
     sales = _whatsapp(SALES, "15550000009", "signed by the wrong app")
     status, body = _post(tenant_runtime, "/webhook/whatsapp", sales, builders.sign("whatsapp", builders.body(sales)))
@@ -269,3 +298,17 @@ def test_a_tenants_file_mistake_names_the_tenant_and_the_key(start_runtime: Runt
     )
     with pytest.raises(ConfigurationError, match=r"tenant 'clinic' \(tenants\[0\]\) settings.debounce: Extra inputs"):
         start_runtime(TENANTS_FILE=str(path))
+
+
+def test_a_generic_tenant_is_named_by_the_account_field_and_signs_with_its_own_secret(
+    tenant_runtime: Any, fakes: Fakes
+) -> None:
+    payload = builders.generic("ticket-7", f"gen.{uuid.uuid4().hex}", "my order is late")
+    payload["account"] = "acme"
+    raw = builders.body(payload)
+    assert _post(tenant_runtime, "/webhook/generic", payload, builders.sign("generic", raw))[0] == 401
+    acme_signed = {payloads.GENERIC_HEADER: payloads.meta_signature(SECRETS["ACME_SECRET"], raw)}
+    assert _post(tenant_runtime, "/webhook/generic", payload, acme_signed)[0] == 200
+    wait_for(lambda: [e for e in tenant_runtime.outbox.entries() if e["recipient"] == "ticket-7"], timeout=30)
+    assert fakes.prompts[-1]["system"] == "You are Acme's bot."
+    assert [e["conversation_key"] for e in _execution_inputs(tenant_runtime)] == ["generic#acme#ticket-7"]
