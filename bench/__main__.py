@@ -8,6 +8,7 @@ Stages, each bounded in time and count:
 4. the latency one media item adds to process_message (bench.media);
 5. double texting with SUPERSEDE_STALE_ANSWERS on and off: the AI calls superseded answers cost, replies per
    conversation, time to the reply (bench.supersede);
+6. per-message cost of post_message with 0, 10 and 1,000 tenants configured (bench.tenants);
 then the cost of a million messages at list prices (bench.prices), the table, and build/bench.json.
 """
 
@@ -21,7 +22,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ack, artifacts, media, pipeline, prices, supersede
+from bench import ack, artifacts, media, pipeline, prices, supersede, tenants
 from bench.figures import BurstFigures, Cost, LambdaConfig, cost_per_million, lambda_config, summarize
 from bench.pipeline import percentile
 from bench.report import Report, Row, Target
@@ -35,6 +36,7 @@ IMPORT_RUNS = 5
 MEDIA_BURSTS = 6
 # Double texting: conversations per mode (both modes run one after the other), the AI's fixed think time, the window.
 SUPERSEDE_CONVERSATIONS, THINK_S, SUPERSEDE_DEBOUNCE_S = 40, 2.0, 2
+TENANT_ROUNDS = 3  # measured rounds of 20 messages per tenant count, after one that builds each number's use case
 
 
 def log(message: str) -> None:
@@ -90,6 +92,17 @@ def main() -> int:
         progress=log,
     )
     supersede.add_to(report, doubled)
+    by_count = {f.tenants: f for f in tenants.run(TENANT_ROUNDS, progress=log)}
+    section = f"tenants: post_message per message, {tenants.NUMBERS} WhatsApp numbers, by tenants configured"
+    for count, figures in by_count.items():
+        report.rows += [
+            Row(section, f"own time p50, {count} tenants ({figures.messages} messages)", "ms", figures.own_ms_p50),
+            Row(section, f"  AWS calls per message, {count} tenants", "calls/msg", figures.calls_per_message),
+        ]
+    largest, none = by_count[max(by_count)], by_count[0]
+    report.rows.append(
+        Row(section, f"own time, {largest.tenants} tenants / none", "x", largest.own_ms_p50 / none.own_ms_p50)
+    )
     report.notes.append(
         f"Machine: {os.cpu_count()} CPUs, load average {load_before[0]:.2f} before and {os.getloadavg()[0]:.2f} after "
         f"(other work shares it); Python {platform.python_version()}; whole run {time.monotonic() - began:.0f} s."
