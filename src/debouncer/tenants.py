@@ -10,7 +10,7 @@ one tenant's window changes one item, and no function restarts.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -154,6 +154,9 @@ class Tenancy:
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+    def __iter__(self) -> Iterator[Tenant]:
+        return iter(self._by_id.values())
 
     def for_account(self, channel: str, account: str) -> Tenant | None:
         """The tenant of this channel account; None: the deployment's own settings and secrets."""

@@ -94,6 +94,12 @@ class PerTenant(Generic[T]):
         tenant = self._catalog.tenancy().for_account(channel, account) if self._catalog else None
         return None if tenant is None else tenant.id
 
+    def every(self, channel: str) -> list[T]:
+        """The deployment's and every tenant's on this channel (a Meta subscription handshake names no account)."""
+        tenancy = self._catalog.tenancy() if self._catalog else None
+        tenants = [] if tenancy is None else [t for t in tenancy if t.channel == channel]
+        return [self.default, *(self._for(tenant) for tenant in tenants)]
+
     def by_id(self, tenant_id: str, channel: str) -> T | None:
         """The tenant's with this id on this channel (Telegram's per-bot webhook path); None if there is none."""
         tenant = self._catalog.tenancy().by_id(tenant_id) if self._catalog else None

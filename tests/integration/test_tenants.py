@@ -17,6 +17,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from debouncer.domain.errors import ConfigurationError
+from debouncer.local.runtime import DEV_DEFAULTS
 from tests import builders, payloads
 from tests.conftest import RuntimeFactory, executions_settled, wait_for
 
@@ -41,7 +42,11 @@ def _tenants(tmp_path: Path) -> Path:
                 "channel": "whatsapp",
                 "account": SALES,
                 "settings": {"debounce_seconds": 5, "ai_system_prompt": "You are sales.", "openai_model": "m-b"},
-                "secrets": {"whatsapp_access_token": "env:SALES_WA_TOKEN", "meta_app_secret": "env:SALES_APP_SECRET"},
+                "secrets": {
+                    "whatsapp_access_token": "env:SALES_WA_TOKEN",
+                    "meta_app_secret": "env:SALES_APP_SECRET",
+                    "meta_verify_token": "env:SALES_VERIFY_TOKEN",
+                },
             },
             {
                 "id": "broken",
@@ -86,6 +91,7 @@ SECRETS = {
     "CLINIC_WA_TOKEN": "EAAG-clinic-token",
     "SALES_WA_TOKEN": "EAAG-sales-token",
     "SALES_APP_SECRET": "sales-app-secret",
+    "SALES_VERIFY_TOKEN": "sales-verify-token",
     "SHOP_IG_TOKEN": "IGQV-shop-token",
     "SHOP_APP_SECRET": "shop-app-secret",
     "SUPPORT_TG_TOKEN": "7000000101:AAF-support-token",
@@ -312,3 +318,13 @@ def test_a_generic_tenant_is_named_by_the_account_field_and_signs_with_its_own_s
     wait_for(lambda: [e for e in tenant_runtime.outbox.entries() if e["recipient"] == "ticket-7"], timeout=30)
     assert fakes.prompts[-1]["system"] == "You are Acme's bot."
     assert [e["conversation_key"] for e in _execution_inputs(tenant_runtime)] == ["generic#acme#ticket-7"]
+
+
+def test_the_subscription_handshake_accepts_the_deployments_or_a_tenants_verify_token(tenant_runtime: Any) -> None:
+    def handshake(token: str) -> int:
+        query = f"hub.mode=subscribe&hub.verify_token={token}&hub.challenge=1158201444"
+        return tenant_runtime.http("GET", "/webhook/whatsapp", query=query)[0]
+
+    assert handshake(DEV_DEFAULTS["META_VERIFY_TOKEN"]) == 200  # the deployment's app
+    assert handshake(SECRETS["SALES_VERIFY_TOKEN"]) == 200  # the sales line's own Meta app
+    assert handshake("someone-elses-token") == 403

@@ -53,6 +53,8 @@ class Scopes(Protocol):
 
     def by_id(self, tenant_id: str, channel: str) -> Scope | None: ...
 
+    def every(self, channel: str) -> list[Scope]: ...
+
 
 # What one POST may add to one conversation's buffer item: each message's stored document plus its id in the
 # dedupe set. Half of DynamoDB's 400 KB item, so it fits next to a buffer just short of the default flush size, and
@@ -244,8 +246,17 @@ def build_app(
         if "GET" not in _allowed(channel):
             return _method_not_allowed(f"/webhook/{channel}", f"GET is not supported for channel '{channel}'")
         query = {k: str(v) for k, v in (app.current_event.query_string_parameters or {}).items()}
-        challenge = signatures.verify_subscription(query, secrets.get("meta_verify_token"))
-        return Response(200, content_types.TEXT_PLAIN, challenge)
+        # The handshake names no account: the deployment's verify token, or any tenant's (its own Meta app's).
+        refused: VerificationError | None = None
+        configured = [s for s in scopes.every(channel) if s.secrets.configured("meta_verify_token")]
+        for scope in configured or [scopes.default]:  # none configured: the deployment's, which says so (500)
+            try:
+                challenge = signatures.verify_subscription(query, scope.secrets.get("meta_verify_token"))
+            except VerificationError as e:
+                refused = refused or e
+                continue
+            return Response(200, content_types.TEXT_PLAIN, challenge)
+        raise refused or VerificationError("hub.verify_token does not match")
 
     @app.post("/webhook/<channel>")
     def receive(channel: str) -> dict[str, Any] | Response[str]:
