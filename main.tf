@@ -27,6 +27,33 @@ locals {
   reply_lease_wait_seconds     = var.lambda_timeout.reply + local.workflow.reply_lease_wait_extra_seconds
   execution_seconds_needed     = var.max_wait_seconds + local.full_length_attempts_seconds + local.reply_lease_wait_seconds + local.workflow.retry_budget_seconds + local.workflow.overhead_seconds
 
+  # Tenants (many bots in one deployment): one item each in the table, under one partition the functions Query
+  # (debouncer.adapters.tenant_catalog, TENANTS_PK). An entry holds the settings a tenant sets, never a null, and
+  # its secrets by reference; the code validates it with debouncer.tenants.Tenant (extra keys forbidden).
+  tenants_partition = "tenants"
+  tenants           = { for t in var.tenants : t.id => t }
+  tenant_entries = {
+    for id, t in local.tenants : id => {
+      id       = t.id
+      channel  = t.channel
+      account  = t.account
+      settings = { for k, v in t.settings : k => v if v != null }
+      secrets  = t.secrets
+    }
+  }
+  # A tenant's window is its own where it sets one, the deployment's otherwise: both rules above hold for it too.
+  tenant_windows = {
+    for id, t in local.tenants : id => {
+      debounce_seconds = coalesce(t.settings.debounce_seconds, var.debounce_seconds)
+      max_wait_seconds = coalesce(t.settings.max_wait_seconds, var.max_wait_seconds)
+    }
+  }
+  tenant_execution_seconds_needed = {
+    for id, w in local.tenant_windows : id => w.max_wait_seconds + local.full_length_attempts_seconds + local.reply_lease_wait_seconds + local.workflow.retry_budget_seconds + local.workflow.overhead_seconds
+  }
+  tenants_over_execution_limit       = [for id, s in local.tenant_execution_seconds_needed : id if s > local.workflow.max_execution_seconds]
+  tenants_waiting_less_than_debounce = [for id, w in local.tenant_windows : id if w.max_wait_seconds < w.debounce_seconds]
+
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.region
   partition  = data.aws_partition.current.partition
@@ -90,16 +117,31 @@ locals {
     # The generic channel's replies are signed with the same secret its webhooks are verified with.
     reply = concat(local.channel_token_names, var.generic_callback_url != "" ? ["generic_secret"] : [])
   }
+  # A tenant's own secrets, by the same rules: each function reads the ones its work for that tenant needs (the AI
+  # provider and transcription are the deployment's, so are the generic channel's callbacks).
+  tenant_secrets_read_by = {
+    post_message = ["meta_app_secret", "meta_verify_token", "telegram_secret_token", "generic_secret"]
+    process_message = concat(
+      var.ai_provider == "openai" || var.transcribe_provider == "openai" ? ["openai_api_key"] : [],
+      var.transcribe_provider == "openai" ? ["transcribe_api_key"] : [],
+      local.channel_token_names,
+    )
+    reply = concat(local.channel_token_names, var.generic_callback_url != "" ? ["generic_secret"] : [])
+  }
+  # Per function, every reference it may read: the deployment's, then the tenants' (exactly those named, no pattern).
+  secret_references = {
+    for fn, names in local.secrets_read_by : fn => distinct(concat(
+      [for k in names : local.secret_parameter_names[k] if contains(keys(local.secret_parameter_names), k)],
+      flatten([for t in var.tenants : [for k, v in t.secrets : v if contains(local.tenant_secrets_read_by[fn], k)]]),
+    ))
+  }
   secret_arns = {
-    for fn, names in local.secrets_read_by : fn => {
+    for fn, references in local.secret_references : fn => {
       ssm = [
-        for k in names : "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${trimprefix(local.secret_parameter_names[k], "/")}"
-        if contains(keys(local.secret_parameter_names), k) && !startswith(lookup(local.secret_parameter_names, k, ""), "arn:")
+        for r in references : "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${trimprefix(r, "/")}"
+        if !startswith(r, "arn:")
       ]
-      secretsmanager = [
-        for k in names : local.secret_parameter_names[k]
-        if contains(keys(local.secret_parameter_names), k) && startswith(lookup(local.secret_parameter_names, k, ""), "arn:")
-      ]
+      secretsmanager = [for r in references : r if startswith(r, "arn:")]
     }
   }
   secrets_kms_resources = [
@@ -176,6 +218,10 @@ locals {
         # records every part as it leaves.
         { sid = "RecordDelivery", actions = ["dynamodb:UpdateItem", "dynamodb:GetItem"], resources = [module.dynamodb.table_arn], conditions = [] },
       ],
+      # The tenants' items, and nothing else of the table by Query: only their partition.
+      length(var.tenants) == 0 ? [] : [
+        { sid = "ReadTenants", actions = ["dynamodb:Query"], resources = [module.dynamodb.table_arn], conditions = [{ test = "ForAllValues:StringEquals", variable = "dynamodb:LeadingKeys", values = [local.tenants_partition] }] },
+      ],
       local.secret_statements.reply,
       [
         { sid = "OwnLogGroup", actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = [local.log_group_arns.reply], conditions = [] },
@@ -203,6 +249,9 @@ locals {
     # post_message pauses on a human's echo, process_message and reply follow supersedes and pauses.
     SUPERSEDE_STALE_ANSWERS = tostring(var.supersede_stale_answers)
     HANDOFF_SECONDS         = tostring(var.handoff_seconds)
+    # Every function reads the tenants' items (a Query, cached) when there are some. Only whether there are: a
+    # tenant's settings and secrets live in its item, so changing them changes no function.
+    TENANTS_ENABLED = tostring(length(var.tenants) > 0)
   }
 
   # How to reach each channel's send API: reply sends, and process_message shows typing when enabled.
@@ -278,6 +327,17 @@ resource "terraform_data" "settings" {
       error_message = "workflow_type = \"${var.workflow_type}\": one execution may need ${local.execution_seconds_needed} s (max_wait_seconds ${var.max_wait_seconds} + ${local.full_length_attempts_seconds} s of full-length process_message and reply attempts + ${local.reply_lease_wait_seconds} s waiting for a reply lease + ${local.workflow.retry_budget_seconds} s of retry delays + ${local.workflow.overhead_seconds} s), more than its limit of ${local.workflow.max_execution_seconds} s: shorten max_wait_seconds or lambda_timeout, or use STANDARD."
     }
 
+    # The same rule for each tenant's window (its own max_wait_seconds, or the deployment's).
+    precondition {
+      condition     = length(local.tenants_over_execution_limit) == 0
+      error_message = "workflow_type = \"${var.workflow_type}\": ${join("; ", [for id in local.tenants_over_execution_limit : "tenant \"${id}\": one execution may need ${local.tenant_execution_seconds_needed[id]} s (its max_wait_seconds ${local.tenant_windows[id].max_wait_seconds} + ${local.full_length_attempts_seconds} s of full-length process_message and reply attempts + ${local.reply_lease_wait_seconds} s waiting for a reply lease + ${local.workflow.retry_budget_seconds} s of retry delays + ${local.workflow.overhead_seconds} s)"])}, more than the limit of ${local.workflow.max_execution_seconds} s: shorten the tenant's settings.max_wait_seconds or lambda_timeout, or use STANDARD."
+    }
+
+    precondition {
+      condition     = length(local.tenants_waiting_less_than_debounce) == 0
+      error_message = "A tenant's max_wait_seconds must be >= its debounce_seconds (each its own setting, or the deployment's): ${join("; ", [for id in local.tenants_waiting_less_than_debounce : "tenant \"${id}\": max_wait_seconds ${local.tenant_windows[id].max_wait_seconds} < debounce_seconds ${local.tenant_windows[id].debounce_seconds}"])}."
+    }
+
     precondition {
       # make package builds one folder per instruction set; this is what ties the zips to lambda_architecture.
       condition     = alltrue([for k in keys(local.lambda_functions) : fileexists("${path.module}/build/${var.lambda_architecture}/${k}.zip")])
@@ -313,6 +373,21 @@ module "dynamodb" {
   ttl_attribute               = local.table_schema.ttl_attribute
   kms_key_arn                 = var.kms_key_arn
   deletion_protection_enabled = var.table_deletion_protection
+}
+
+# One item per tenant, in the conversations table, keyed by the table's own key schema: the functions Query the
+# tenants' partition and cache what they read for a minute (debouncer.adapters.tenant_catalog).
+resource "aws_dynamodb_table_item" "tenant" {
+  for_each = local.tenant_entries
+
+  table_name = module.dynamodb.table_name
+  hash_key   = module.dynamodb.hash_key
+  range_key  = module.dynamodb.range_key
+  item = jsonencode({
+    (local.table_schema.hash_key)  = { S = local.tenants_partition }
+    (local.table_schema.range_key) = { S = each.key }
+    tenant                         = { S = jsonencode(each.value) }
+  })
 }
 
 module "media_bucket" {

@@ -28,6 +28,11 @@ output "webhook_urls" {
   value       = { for c in ["whatsapp", "telegram", "instagram", "generic"] : c => "${module.api_gateway.api_endpoint}/webhook/${c}" }
 }
 
+output "telegram_tenant_webhook_urls" {
+  description = "URL to pass to Telegram setWebhook (with the tenant's secret_token) for each Telegram tenant's bot, by tenant id: Telegram's updates do not name the bot, the path does."
+  value       = { for id, t in local.tenants : id => "${module.api_gateway.api_endpoint}/webhook/telegram/${id}" if t.channel == "telegram" }
+}
+
 output "health_url" {
   description = "Health check URL (GET)."
   value       = "${module.api_gateway.api_endpoint}/health"

@@ -458,6 +458,134 @@ variable "generic_callback_url" {
 }
 
 # ---------------------------------------------------------------------------------------------------
+# Tenants: many bots in one deployment. Each tenant is one item of the table (main.tf), read by every function with a
+# short cache: changing one tenant changes its item only, never a function.
+# ---------------------------------------------------------------------------------------------------
+
+variable "tenants" {
+  description = "Bots served by this deployment, each found by the channel account its messages arrive for (WhatsApp phone_number_id, Telegram bot id, Instagram business account id, generic account). settings override the deployment's values for that tenant only (unset ones are the deployment's); secrets name where the tenant's own secrets live, by reference only: an SSM SecureString parameter name or a complete Secrets Manager secret ARN, never a value. Each function is granted the named secrets it uses, and no others. Empty: one bot, configured by the other variables."
+  type = list(object({
+    id      = string
+    channel = string
+    account = string
+    settings = optional(object({
+      debounce_seconds        = optional(number)
+      max_wait_seconds        = optional(number)
+      max_messages            = optional(number)
+      flush_keywords          = optional(list(string))
+      supersede_stale_answers = optional(bool)
+      handoff_seconds         = optional(number)
+      ai_system_prompt        = optional(string)
+      ai_history_turns        = optional(number)
+      ai_fallback_message     = optional(string)
+      ai_media                = optional(bool)
+      openai_model            = optional(string)
+      bedrock_model_id        = optional(string)
+      show_typing             = optional(bool)
+    }), {})
+    secrets = optional(map(string), {})
+  }))
+  default  = []
+  nullable = false
+
+  validation {
+    condition     = length(var.tenants) <= 1000
+    error_message = "tenants: at most 1000 tenants."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.tenants : can(regex("^[a-z0-9][a-z0-9_-]{0,62}$", t.id))])
+    error_message = "Every tenant id must be 1-63 characters of a-z, 0-9, '_' and '-', starting with a letter or a digit; not ${join(", ", [for t in var.tenants : jsonencode(t.id) if !can(regex("^[a-z0-9][a-z0-9_-]{0,62}$", t.id))])}."
+  }
+
+  validation {
+    condition     = length(distinct([for t in var.tenants : jsonencode(t.id)])) == length(var.tenants)
+    error_message = "Tenant ids must be unique; repeated: ${join(", ", distinct([for t in var.tenants : jsonencode(t.id) if length([for u in var.tenants : u if u.id == t.id]) > 1]))}."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.tenants : try(contains(["whatsapp", "telegram", "instagram", "generic"], t.channel), false)])
+    error_message = "Every tenant's channel must be one of whatsapp, telegram, instagram, generic; not in tenants ${join(", ", [for t in var.tenants : jsonencode(t.id) if !try(contains(["whatsapp", "telegram", "instagram", "generic"], t.channel), false)])}."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.tenants : can(regex("^[A-Za-z0-9_.:-]{1,128}$", t.account))])
+    error_message = "Every tenant's account must be 1-128 characters of letters, digits, '_', '.', ':' and '-' (the channel's account id); not in tenants ${join(", ", [for t in var.tenants : jsonencode(t.id) if !can(regex("^[A-Za-z0-9_.:-]{1,128}$", t.account))])}."
+  }
+
+  validation {
+    condition     = length(distinct([for t in var.tenants : jsonencode([t.channel, t.account])])) == length(var.tenants)
+    error_message = "Each channel account belongs to one tenant at most; shared by tenants: ${join("; ", distinct([for t in var.tenants : join(", ", [for u in var.tenants : jsonencode(u.id) if u.channel == t.channel && u.account == t.account]) if length([for u in var.tenants : u if u.channel == t.channel && u.account == t.account]) > 1]))}."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.tenants : length(setsubtract(keys(t.secrets), ["meta_app_secret", "meta_verify_token", "telegram_secret_token", "generic_secret", "whatsapp_access_token", "telegram_bot_token", "instagram_access_token", "openai_api_key", "transcribe_api_key"])) == 0])
+    error_message = "A tenant's secrets may only be meta_app_secret, meta_verify_token, telegram_secret_token, generic_secret, whatsapp_access_token, telegram_bot_token, instagram_access_token, openai_api_key, transcribe_api_key; unknown: ${join(", ", flatten([for t in var.tenants : [for k in setsubtract(keys(t.secrets), ["meta_app_secret", "meta_verify_token", "telegram_secret_token", "generic_secret", "whatsapp_access_token", "telegram_bot_token", "instagram_access_token", "openai_api_key", "transcribe_api_key"]) : "${jsonencode(k)} (tenant ${jsonencode(t.id)})"]]))}."
+  }
+
+  # References only: an SSM parameter name (a hierarchical one starts with '/'), or a complete Secrets Manager ARN,
+  # ending in the six characters AWS appends to the name, since the IAM grant names that exact ARN. At most 1011
+  # characters (SSM's limit; RE2 counts no repetition past 1000, so the length is checked apart).
+  validation {
+    condition     = alltrue(flatten([for t in var.tenants : [for k, v in t.secrets : (can(regex("^(/[A-Za-z0-9_.\\-/]+|[A-Za-z0-9_.-]+|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[a-zA-Z0-9/_+=.@-]+-[a-zA-Z0-9]{6})$", v)) && length(coalesce(v, "-")) <= 1011)]]))
+    error_message = "Each tenant secret must be a reference, never a value: an SSM parameter name of at most 1011 characters (/chat-debouncer/clinic-a/whatsapp_access_token) or a complete Secrets Manager secret ARN (…:secret:name-AbCdEf); not ${join(", ", flatten([for t in var.tenants : [for k, v in t.secrets : "${jsonencode(k)} of tenant ${jsonencode(t.id)}" if !(can(regex("^(/[A-Za-z0-9_.\\-/]+|[A-Za-z0-9_.-]+|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[a-zA-Z0-9/_+=.@-]+-[a-zA-Z0-9]{6})$", v)) && length(coalesce(v, "-")) <= 1011)]]))}."
+  }
+
+  # The settings' ranges are the root variables' (debounce_seconds, max_wait_seconds, ...); max_wait_seconds >=
+  # debounce_seconds and Express's time limit take the deployment's values too: main.tf checks them.
+  validation {
+    condition     = alltrue([for t in var.tenants : t.settings.debounce_seconds == null ? true : t.settings.debounce_seconds >= 1 && t.settings.debounce_seconds <= 3600 && floor(t.settings.debounce_seconds) == t.settings.debounce_seconds])
+    error_message = "A tenant's settings.debounce_seconds must be a whole number between 1 and 3600; not in tenants ${join(", ", [for t in var.tenants : jsonencode(t.id) if(t.settings.debounce_seconds == null ? false : !(t.settings.debounce_seconds >= 1 && t.settings.debounce_seconds <= 3600 && floor(t.settings.debounce_seconds) == t.settings.debounce_seconds))])}."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.tenants : t.settings.max_wait_seconds == null ? true : t.settings.max_wait_seconds >= 1 && t.settings.max_wait_seconds <= 86400 && floor(t.settings.max_wait_seconds) == t.settings.max_wait_seconds])
+    error_message = "A tenant's settings.max_wait_seconds must be a whole number between 1 and 86400; not in tenants ${join(", ", [for t in var.tenants : jsonencode(t.id) if(t.settings.max_wait_seconds == null ? false : !(t.settings.max_wait_seconds >= 1 && t.settings.max_wait_seconds <= 86400 && floor(t.settings.max_wait_seconds) == t.settings.max_wait_seconds))])}."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.tenants : t.settings.max_messages == null ? true : t.settings.max_messages >= 1 && t.settings.max_messages <= 95 && floor(t.settings.max_messages) == t.settings.max_messages])
+    error_message = "A tenant's settings.max_messages must be a whole number between 1 and 95; not in tenants ${join(", ", [for t in var.tenants : jsonencode(t.id) if(t.settings.max_messages == null ? false : !(t.settings.max_messages >= 1 && t.settings.max_messages <= 95 && floor(t.settings.max_messages) == t.settings.max_messages))])}."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.tenants : t.settings.handoff_seconds == null ? true : t.settings.handoff_seconds >= 0 && t.settings.handoff_seconds <= 2592000 && floor(t.settings.handoff_seconds) == t.settings.handoff_seconds])
+    error_message = "A tenant's settings.handoff_seconds must be a whole number between 0 and 2592000 (30 days); not in tenants ${join(", ", [for t in var.tenants : jsonencode(t.id) if(t.settings.handoff_seconds == null ? false : !(t.settings.handoff_seconds >= 0 && t.settings.handoff_seconds <= 2592000 && floor(t.settings.handoff_seconds) == t.settings.handoff_seconds))])}."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.tenants : t.settings.ai_history_turns == null ? true : t.settings.ai_history_turns >= 0 && t.settings.ai_history_turns <= 100 && floor(t.settings.ai_history_turns) == t.settings.ai_history_turns])
+    error_message = "A tenant's settings.ai_history_turns must be a whole number between 0 and 100; not in tenants ${join(", ", [for t in var.tenants : jsonencode(t.id) if(t.settings.ai_history_turns == null ? false : !(t.settings.ai_history_turns >= 0 && t.settings.ai_history_turns <= 100 && floor(t.settings.ai_history_turns) == t.settings.ai_history_turns))])}."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.tenants : t.settings.flush_keywords == null ? true : length(t.settings.flush_keywords) <= 50 && alltrue([for k in t.settings.flush_keywords : length(trimspace(k)) > 0 && length(k) <= 64 && !strcontains(k, ",")])])
+    error_message = "A tenant's settings.flush_keywords must be at most 50 non-blank words of at most 64 characters, without commas; not in tenants ${join(", ", [for t in var.tenants : jsonencode(t.id) if(t.settings.flush_keywords == null ? false : !(length(t.settings.flush_keywords) <= 50 && alltrue([for k in t.settings.flush_keywords : length(trimspace(k)) > 0 && length(k) <= 64 && !strcontains(k, ",")])))])}."
+  }
+
+  # Items are not Lambda environments: a tenant's prompt may be longer than ai_system_prompt's 2000 characters.
+  validation {
+    condition     = alltrue([for t in var.tenants : t.settings.ai_system_prompt == null ? true : length(trimspace(t.settings.ai_system_prompt)) > 0 && length(t.settings.ai_system_prompt) <= 16384])
+    error_message = "A tenant's settings.ai_system_prompt must be 1-16384 characters, not blank; not in tenants ${join(", ", [for t in var.tenants : jsonencode(t.id) if(t.settings.ai_system_prompt == null ? false : !(length(trimspace(t.settings.ai_system_prompt)) > 0 && length(t.settings.ai_system_prompt) <= 16384))])}."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.tenants : t.settings.ai_fallback_message == null ? true : length(t.settings.ai_fallback_message) <= 1000])
+    error_message = "A tenant's settings.ai_fallback_message must be at most 1000 characters (it must fit one Instagram message); not in tenants ${join(", ", [for t in var.tenants : jsonencode(t.id) if(t.settings.ai_fallback_message == null ? false : length(t.settings.ai_fallback_message) > 1000)])}."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.tenants : t.settings.openai_model == null ? true : length(trimspace(t.settings.openai_model)) > 0 && length(t.settings.openai_model) <= 200])
+    error_message = "A tenant's settings.openai_model must be 1-200 characters; not in tenants ${join(", ", [for t in var.tenants : jsonencode(t.id) if(t.settings.openai_model == null ? false : !(length(trimspace(t.settings.openai_model)) > 0 && length(t.settings.openai_model) <= 200))])}."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.tenants : t.settings.bedrock_model_id == null ? true : can(regex("^[a-zA-Z0-9._:-]{1,200}$", t.settings.bedrock_model_id))])
+    error_message = "A tenant's settings.bedrock_model_id must be a Bedrock model or inference profile id (not an ARN); not in tenants ${join(", ", [for t in var.tenants : jsonencode(t.id) if(t.settings.bedrock_model_id == null ? false : !can(regex("^[a-zA-Z0-9._:-]{1,200}$", t.settings.bedrock_model_id)))])}."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
 # Lambda
 # ---------------------------------------------------------------------------------------------------
 

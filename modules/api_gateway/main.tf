@@ -4,8 +4,11 @@
 locals {
   # ANY, not GET and POST: post_message answers every other method with a JSON 405 naming the allowed ones, which
   # a channel or an operator can act on; a route per method would leave them API Gateway's bare 404.
+  # A Telegram tenant's bot posts to its own path (Telegram's updates do not name the bot they are for): post_message
+  # finds the tenant by the last segment, and answers 404 for one it does not know.
   route_keys = toset([
     "ANY /webhook/{channel}",
+    "ANY /webhook/telegram/{tenant}",
     "ANY /health",
   ])
 

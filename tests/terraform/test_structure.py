@@ -33,6 +33,8 @@ COMMON_ENV |= {
 }
 # Superseding a stale answer and pausing on a human's echo: post_message, process_message and reply all act on them.
 COMMON_ENV |= {"SUPERSEDE_STALE_ANSWERS", "HANDOFF_SECONDS"}
+# Whether the deployment has tenants: every function reads their items then (their settings live in the items).
+COMMON_ENV |= {"TENANTS_ENABLED"}
 CHANNEL_ENV = {
     "WHATSAPP_API_VERSION",
     "WHATSAPP_PHONE_NUMBER_ID",
@@ -540,6 +542,82 @@ def test_tfvars_example_sets_every_root_variable_and_no_secret() -> None:
     assert set(example) - {"__comments__"} == variables
     for name, value in example["secret_parameter_names"].items():
         assert str(value).startswith(("/", "arn:aws:secretsmanager:")), f"secret_parameter_names.{name} is no location"
+
+
+# --- tenants ----------------------------------------------------------------------------------------------------------
+
+
+def tenants_variable() -> dict[str, Any]:
+    """The root `tenants` variable's body."""
+    return blocks(load(REPO_ROOT / "variables.tf"), "variable")["tenants"]
+
+
+def tenants_conditions() -> str:
+    """Every validation condition of the `tenants` variable, joined."""
+    return " ".join(str(v["condition"]) for v in tenants_variable()["validation"])
+
+
+def test_tenants_variable_is_the_codes_tenant_model() -> None:
+    """The entry Terraform writes per tenant is what debouncer.tenants.Tenant parses (extra keys forbidden): the same
+    top-level keys, settings, secret names, channels and id pattern."""
+    from typing import get_args
+
+    from debouncer.domain.models import CHANNELS
+    from debouncer.tenants import TENANT_ID, SecretName, Tenant, TenantSettings
+
+    variable = tenants_variable()
+    assert variable["default"] == [] and variable["nullable"] is False
+    type_ = str(variable["type"])
+    settings_type = type_.split("settings = optional(object({", 1)[1].split("})", 1)[0]
+    assert set(re.findall(r"([a-z_]+) = optional", settings_type)) == set(TenantSettings.model_fields)
+    entry_keys = set(re.findall(r"\b([a-z_]+) = ", type_.replace(settings_type, "")))
+    assert entry_keys == set(Tenant.model_fields)
+    entry = str(root_locals()["tenant_entries"])
+    assert top_level_keys("{" + entry.split("=> {", 1)[1].rsplit("}", 2)[0] + "}") == set(Tenant.model_fields)
+
+    conditions = tenants_conditions()
+    [secret_list] = {m for m in re.findall(r"setsubtract\(keys\(t\.secrets\), \[([^\]]+)\]", conditions)}
+    assert {n.strip().strip('"') for n in secret_list.split(",")} == set(get_args(SecretName))
+    [channels] = set(re.findall(r"contains\(\[([^\]]+)\], t\.channel\)", conditions))
+    assert tuple(c.strip().strip('"') for c in channels.split(",")) == CHANNELS
+    assert f'regex("{TENANT_ID}", t.id)' in conditions
+
+
+@pytest.mark.parametrize(
+    ("setting", "root_variable"),
+    [
+        ("debounce_seconds", "debounce_seconds"),
+        ("max_wait_seconds", "max_wait_seconds"),
+        ("max_messages", "max_messages"),
+        ("handoff_seconds", "handoff_seconds"),
+        ("ai_history_turns", "history_turns"),
+    ],
+)
+def test_tenant_settings_take_the_root_variables_ranges(setting: str, root_variable: str) -> None:
+    """A tenant's window and limits are checked on the same ranges as the deployment's own variables."""
+    bounds = re.findall(rf"var\.{root_variable} (>=|<=) ([0-9]+)", " ".join(root_validations(root_variable)))
+    assert {op for op, _ in bounds} == {">=", "<="}, bounds
+    conditions = tenants_conditions()
+    for op, value in bounds:
+        assert f"t.settings.{setting} {op} {value}" in conditions, (setting, op, value)
+    assert f"floor(t.settings.{setting}) == t.settings.{setting}" in conditions
+
+
+def test_tenant_items_are_keyed_by_the_table_schema() -> None:
+    """One aws_dynamodb_table_item per tenant, by id, in the dynamodb module's table, under the key schema's names."""
+    [item] = [
+        body
+        for resource in load(REPO_ROOT / "main.tf").get("resource", [])
+        for name, body in resource.get("aws_dynamodb_table_item", {}).items()
+        if label(name) == "tenant"
+    ]
+    assert item["for_each"] == "${local.tenant_entries}"
+    assert (item["table_name"], item["hash_key"], item["range_key"]) == (
+        "${module.dynamodb.table_name}",
+        "${module.dynamodb.hash_key}",
+        "${module.dynamodb.range_key}",
+    )
+    assert "(local.table_schema.hash_key)" in item["item"] and "(local.table_schema.range_key)" in item["item"]
 
 
 # --- self-tests of the helpers --------------------------------------------------------------------------------------

@@ -79,6 +79,51 @@ VARIABLE_SETS: dict[str, dict[str, Any]] = {
     },
 }
 
+# --- tenants: two WhatsApp bots in one deployment, their secrets in SSM and Secrets Manager (see the tests below) ---
+ACCOUNT = "123456789012"
+SSM = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter"
+CLINIC_A_OPENAI = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:clinic-a/openai-AbCdEf"
+CLINIC_B_WHATSAPP = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:clinic-b/whatsapp-GhIjKl"
+TENANTS: list[dict[str, Any]] = [
+    {
+        "id": "clinic-a",
+        "channel": "whatsapp",
+        "account": "100000000000001",
+        "settings": {
+            "debounce_seconds": 1,
+            "max_wait_seconds": 30,
+            "ai_system_prompt": "You are Clinic A's receptionist. Answer in Spanish.",
+            "flush_keywords": ["urgente"],
+            "show_typing": True,
+        },
+        "secrets": {
+            "meta_app_secret": "/chat-debouncer/clinic-a/meta_app_secret",
+            "whatsapp_access_token": "/chat-debouncer/clinic-a/whatsapp_access_token",
+            "openai_api_key": CLINIC_A_OPENAI,
+        },
+    },
+    {
+        "id": "clinic-b",
+        "channel": "whatsapp",
+        "account": "100000000000002",
+        "settings": {
+            "debounce_seconds": 5,
+            "ai_system_prompt": "You are Clinic B's assistant.",
+            "ai_history_turns": 0,
+            "supersede_stale_answers": False,
+        },
+        # An SSM name without a leading slash, and a Secrets Manager ARN.
+        "secrets": {"meta_verify_token": "clinic-b-verify-token", "whatsapp_access_token": CLINIC_B_WHATSAPP},
+    },
+]
+TENANT_VARIABLES: dict[str, Any] = {
+    "ai_provider": "openai",
+    # The deployment's own token too: a function's grants are the deployment's secrets and the tenants', no more.
+    "secret_parameter_names": {"whatsapp_access_token": "/chat-debouncer/whatsapp_access_token"},
+    "tenants": TENANTS,
+}
+VARIABLE_SETS["tenants"] = TENANT_VARIABLES
+
 _plans: dict[str, Any] = {}
 
 
@@ -450,7 +495,7 @@ def test_a_media_bucket_name_over_63_characters_stops_plan(tf_workspace: Any) ->
 
 # --- conversation settings and the admin API (issue 13) ---------------------------------------------------------
 
-WEBHOOK_ROUTES = {"ANY /webhook/{channel}", "ANY /health"}
+WEBHOOK_ROUTES = {"ANY /webhook/{channel}", "ANY /webhook/telegram/{tenant}", "ANY /health"}
 ADMIN_ROUTES = {
     "POST /admin/conversations/pause",
     "POST /admin/conversations/resume",
@@ -572,3 +617,218 @@ def test_admin_api_wiring_and_policy_with_the_ids_aws_assigns(tf_workspace: Any,
         f"{EXECUTION_ARN}/$default/{route.replace(' ', '')}" for route in ADMIN_ROUTES
     )
     assert set(statement) == {"Sid", "Effect", "Action", "Resource"}  # no condition, principal or NotAction
+
+
+# --- tenants: many bots in one deployment ------------------------------------------------------------------------
+
+
+def _tenant_items(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Tenant id -> planned aws_dynamodb_table_item values."""
+    items = _resources(plan, "aws_dynamodb_table_item")
+    return {address.split('"')[1]: item for address, item in items.items()}
+
+
+def test_each_tenant_is_one_item_holding_exactly_its_entry(tf_workspace: Any) -> None:
+    """One item per tenant in the conversations table, under the partition the code queries; its entry is the tenant
+    as given, settings without the ones it leaves unset (no nulls), secrets as references, and Tenant parses it."""
+    from debouncer.adapters.tenant_catalog import TENANTS_PK, tenant_item
+    from debouncer.tenants import Tenant, TenantsFile
+
+    items = _tenant_items(_plan(tf_workspace, "tenants"))
+    assert sorted(items) == ["clinic-a", "clinic-b"]
+    entries = {}
+    for tenant_id, planned in items.items():
+        assert (planned["table_name"], planned["hash_key"], planned["range_key"]) == (
+            "chat-debouncer-conversations",
+            "pk",
+            "sk",
+        )
+        item = json.loads(planned["item"])
+        assert set(item) == {"pk", "sk", "tenant"}
+        assert (item["pk"], item["sk"]) == ({"S": TENANTS_PK}, {"S": tenant_id})
+        entries[tenant_id] = json.loads(item["tenant"]["S"])
+        # The code's own item for the tenant has the same keys (what the local runtime writes).
+        assert set(tenant_item(Tenant.model_validate(entries[tenant_id]))) == set(item)
+
+    assert entries == {
+        "clinic-a": {
+            "id": "clinic-a",
+            "channel": "whatsapp",
+            "account": "100000000000001",
+            "settings": {
+                "debounce_seconds": 1,
+                "max_wait_seconds": 30,
+                "ai_system_prompt": "You are Clinic A's receptionist. Answer in Spanish.",
+                "flush_keywords": ["urgente"],
+                "show_typing": True,
+            },
+            "secrets": {
+                "meta_app_secret": "/chat-debouncer/clinic-a/meta_app_secret",
+                "whatsapp_access_token": "/chat-debouncer/clinic-a/whatsapp_access_token",
+                "openai_api_key": CLINIC_A_OPENAI,
+            },
+        },
+        "clinic-b": {
+            "id": "clinic-b",
+            "channel": "whatsapp",
+            "account": "100000000000002",
+            "settings": {
+                "debounce_seconds": 5,
+                "ai_system_prompt": "You are Clinic B's assistant.",
+                "ai_history_turns": 0,
+                "supersede_stale_answers": False,
+            },
+            "secrets": {"meta_verify_token": "clinic-b-verify-token", "whatsapp_access_token": CLINIC_B_WHATSAPP},
+        },
+    }
+    assert entries == {t["id"]: t for t in TENANTS}
+    parsed = TenantsFile.model_validate({"tenants": list(entries.values())})
+    assert [t.settings.debounce_seconds for t in parsed.tenants] == [1, 5]
+    assert not _tenant_items(_plan(tf_workspace, "defaults"))
+
+
+def test_tenants_enable_the_catalog_in_every_function(tf_workspace: Any) -> None:
+    """TENANTS_ENABLED is "true" in all three functions with tenants, "false" without; the settings a tenant sets
+    stay in its item (every function starts with this environment: test_planned_environment_initialises_function)."""
+    tenants, defaults = _plan(tf_workspace, "tenants"), _plan(tf_workspace, "defaults")
+    for function in FUNCTIONS:
+        assert planned_environment(tenants, function)["TENANTS_ENABLED"] == "true", function
+        assert planned_environment(defaults, function)["TENANTS_ENABLED"] == "false", function
+        environment = json.dumps(planned_environment(tenants, function))
+        assert "clinic" not in environment and "Clinic" not in environment, function
+
+
+def _secret_resources(statements: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """sid -> sorted resources of the secret-reading statements."""
+    sids = ("ReadSecrets", "ReadSecretsManagerSecrets")
+    return {sid: sorted(statements[sid]["resources"]) for sid in sids if sid in statements}
+
+
+def test_each_function_may_read_exactly_the_tenant_secrets_it_uses(tf_workspace: Any) -> None:
+    """ssm:GetParameter on the named parameters' ARNs, secretsmanager:GetSecretValue on the named ARNs, each decrypted
+    only through its service: post_message the webhook secrets, process_message the AI key and the channel tokens,
+    reply the channel tokens; never a secret no tenant (or the deployment) names, never a pattern."""
+    plan = _plan(tf_workspace, "tenants")
+    statements = {function: planned_statements(plan, function) for function in FUNCTIONS}
+    assert {function: _secret_resources(s) for function, s in statements.items()} == {
+        "post_message": {
+            "ReadSecrets": [f"{SSM}/chat-debouncer/clinic-a/meta_app_secret", f"{SSM}/clinic-b-verify-token"],
+        },
+        "process_message": {
+            "ReadSecrets": [
+                f"{SSM}/chat-debouncer/clinic-a/whatsapp_access_token",
+                f"{SSM}/chat-debouncer/whatsapp_access_token",
+            ],
+            "ReadSecretsManagerSecrets": sorted([CLINIC_A_OPENAI, CLINIC_B_WHATSAPP]),
+        },
+        "reply": {
+            "ReadSecrets": [
+                f"{SSM}/chat-debouncer/clinic-a/whatsapp_access_token",
+                f"{SSM}/chat-debouncer/whatsapp_access_token",
+            ],
+            "ReadSecretsManagerSecrets": [CLINIC_B_WHATSAPP],
+        },
+    }
+    for function, s in statements.items():
+        assert s["ReadSecrets"]["actions"] == ["ssm:GetParameter"]
+        assert s["DecryptSecretsViaSsm"]["condition"] == [
+            {"test": "StringEquals", "variable": "kms:ViaService", "values": [f"ssm.{REGION}.amazonaws.com"]}
+        ]
+        if "ReadSecretsManagerSecrets" in s:
+            assert s["ReadSecretsManagerSecrets"]["actions"] == ["secretsmanager:GetSecretValue"]
+            assert s["DecryptSecretsViaSecretsManager"]["condition"][0]["values"] == [
+                f"secretsmanager.{REGION}.amazonaws.com"
+            ]
+        else:
+            assert "DecryptSecretsViaSecretsManager" not in s, function
+
+
+def test_reply_may_query_the_tenants_partition_only(tf_workspace: Any) -> None:
+    """reply reads the tenants' items with a Query on the table restricted to their partition (dynamodb:LeadingKeys),
+    and only when there are tenants; post_message and process_message query the table for their own work already."""
+    from debouncer.adapters.tenant_catalog import TENANTS_PK
+
+    with_tenants = planned_statements(_plan(tf_workspace, "tenants"), "reply")
+    read = with_tenants["ReadTenants"]
+    assert read["actions"] == ["dynamodb:Query"]
+    assert read["condition"] == [
+        {"test": "ForAllValues:StringEquals", "variable": "dynamodb:LeadingKeys", "values": [TENANTS_PK]}
+    ]
+    assert "dynamodb:Query" not in _actions(planned_statements(_plan(tf_workspace, "defaults"), "reply"))
+    for function, sid in (("post_message", "BufferAndPauses"), ("process_message", "ClaimBurstAndHistory")):
+        assert "dynamodb:Query" in planned_statements(_plan(tf_workspace, "tenants"), function)[sid]["actions"]
+
+
+def test_changing_one_tenants_window_changes_only_its_item(tf_workspace: Any) -> None:
+    """clinic-b's debounce_seconds 5 -> 7: the two planned configurations differ in clinic-b's item and nowhere else
+    (the functions, their code, environments and policies, the state machine, clinic-a's item are all the same)."""
+    tenants = [
+        {**t, "settings": {**t["settings"], "debounce_seconds": 7}} if t["id"] == "clinic-b" else t for t in TENANTS
+    ]
+    before = _plan(tf_workspace, "tenants")
+    after = _plan_with(tf_workspace, "tenants_b_debounce", {**TENANT_VARIABLES, "tenants": tenants})
+    planned = [{rc["address"]: rc["change"]["after"] for rc in plan["resource_changes"]} for plan in (before, after)]
+    assert planned[0].keys() == planned[1].keys()
+    changed = sorted(address for address in planned[0] if planned[0][address] != planned[1][address])
+    assert changed == ['aws_dynamodb_table_item.tenant["clinic-b"]']
+    for function in FUNCTIONS:
+        address = f'module.lambda["{function}"].aws_lambda_function.this'
+        assert planned[0][address]["environment"] == planned[1][address]["environment"]
+        assert planned[0][address]["source_code_hash"] == planned[1][address]["source_code_hash"]
+    entry = json.loads(json.loads(planned[1]['aws_dynamodb_table_item.tenant["clinic-b"]']["item"])["tenant"]["S"])
+    assert entry["settings"]["debounce_seconds"] == 7
+
+
+def test_invalid_tenants_are_refused_at_plan_naming_the_problem(tf_workspace: Any) -> None:
+    """Each broken rule is its own message, naming the tenant: an id with uppercase and a space, a repeated id, an
+    unknown secret name, a secret given as a value, an unknown channel, an out-of-range window."""
+    valid = TENANTS[0]
+    result = tf_workspace.plan(
+        {
+            "tenants": [
+                valid,
+                {**valid, "account": "100000000000003", "secrets": {"whatsapp_token": "/chat-debouncer/x"}},
+                {
+                    "id": "Clinic C",
+                    "channel": "telegram",
+                    "account": "42",
+                    "secrets": {"telegram_bot_token": "123:AA+b/c=="},
+                },
+                {"id": "clinic-d", "channel": "sms", "account": "43", "settings": {"debounce_seconds": 0}},
+            ]
+        }
+    )
+    assert not result.ok
+    said = _said(result)
+    for message in (
+        'starting with a letter or a digit; not "Clinic C"',
+        'Tenant ids must be unique; repeated: "clinic-a"',
+        'unknown: "whatsapp_token" (tenant "clinic-a")',
+        "Each tenant secret must be a reference, never a value",
+        'not "telegram_bot_token" of tenant "Clinic C"',
+        'channel must be one of whatsapp, telegram, instagram, generic; not in tenants "clinic-d"',
+        'settings.debounce_seconds must be a whole number between 1 and 3600; not in tenants "clinic-d"',
+    ):
+        assert message in said, (message, said[-4000:])
+
+
+def test_a_tenants_window_must_fit_the_deployments_rules(tf_workspace: Any) -> None:
+    """max_wait_seconds >= debounce_seconds with either one the deployment's, and Express's 5 minutes with the tenant's
+    own max_wait_seconds: plan stops at main.tf's preconditions, naming the tenant and its numbers."""
+    edge = express_edge_max_wait()
+    result = tf_workspace.plan(
+        {
+            "tenants": [
+                {"id": "slow", "channel": "whatsapp", "account": "1", "settings": {"max_wait_seconds": edge + 1}},
+                {"id": "fits", "channel": "whatsapp", "account": "2", "settings": {"max_wait_seconds": edge}},
+                # The deployment's max_wait_seconds (60) under the tenant's own debounce_seconds.
+                {"id": "patient", "channel": "telegram", "account": "3", "settings": {"debounce_seconds": 61}},
+            ]
+        }
+    )
+    assert not result.ok
+    said = _said(result)
+    assert 'workflow_type = "EXPRESS": tenant "slow": one execution may need 301 s' in said, said[-4000:]
+    assert "more than the limit of 300 s" in said
+    assert 'tenant "fits"' not in said
+    assert 'tenant "patient": max_wait_seconds 60 < debounce_seconds 61' in said, said[-4000:]

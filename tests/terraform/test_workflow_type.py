@@ -105,6 +105,16 @@ def test_express_five_minutes_are_enforced_at_plan() -> None:
     }
     conditions = [str(p["condition"]) for p in _root_settings_preconditions()]
     assert "${local.execution_seconds_needed <= local.workflow.max_execution_seconds}" in conditions
+
+    # AND each tenant's window is held to the same sum, with its own max_wait_seconds where it sets one
+    tenant_needed = str(root_locals()["tenant_execution_seconds_needed"])
+    tenant_terms = {t.strip() for t in tenant_needed.split("=>", 1)[1].rstrip("}").strip().split("+")}
+    assert tenant_terms == terms - {"var.max_wait_seconds"} | {"w.max_wait_seconds"}
+    windows = str(root_locals()["tenant_windows"])
+    assert "coalesce(t.settings.max_wait_seconds, var.max_wait_seconds)" in windows
+    over = str(root_locals()["tenants_over_execution_limit"])
+    assert "s > local.workflow.max_execution_seconds" in over
+    assert "${length(local.tenants_over_execution_limit) == 0}" in conditions
     # (tests/terraform/test_terraform_plan.py plans the Express edge for real: the largest window the code's
     # express_seconds_needed allows passes, one second more fails)
 
