@@ -341,4 +341,3 @@ def build_app(
         register_admin_routes(app, control, secrets, settings)
 
     return app
-
