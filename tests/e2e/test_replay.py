@@ -6,15 +6,17 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import REPO, SCRUBBED, Server
+from tests.e2e.conftest import REPLAY_ENV, REPO, SCRUBBED, Server, _running
 
 pytestmark = pytest.mark.xdist_group("e2e")
 
 FIXTURES = sorted((REPO / "fixtures").glob("*.json"))
+TENANTS_FIXTURE = REPO / "fixtures" / "tenants" / "two-whatsapp-tenants.json"
 REPLAY_TIMEOUT = 120.0
 
 
@@ -81,3 +83,68 @@ def test_a_server_with_other_settings_is_refused_before_anything_is_sent(mismatc
     assert "DEBOUNCE_SECONDS=2 MAX_WAIT_SECONDS=6 MAX_MESSAGES=10 make run" in result.stderr
     assert result.stdout == ""
     assert other.outbox() == [], "nothing was posted"
+
+
+def tenants_file(directory: Path) -> Path:
+    """The two WhatsApp tenants TENANTS_FIXTURE declares; each sets part of its timing, the rest is the deployment's.
+    Neither has secrets of its own: the deployment's development secrets sign and answer for both."""
+    document = {
+        "tenants": [
+            {
+                "id": "clinic",
+                "channel": "whatsapp",
+                "account": "106540352200001",
+                "settings": {"debounce_seconds": 1, "max_wait_seconds": 4},
+            },
+            {"id": "sales", "channel": "whatsapp", "account": "106540352200002", "settings": {"debounce_seconds": 3}},
+        ]
+    }
+    path = directory / "tenants.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tenants_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server with the shipped fixtures' deployment settings and TENANTS_FIXTURE's two tenants."""
+    directory = tmp_path_factory.mktemp("e2e-replay-tenants")
+    environment = {**REPLAY_ENV, "TENANTS_FILE": str(tenants_file(directory))}
+    with _running(directory, {"tenants": environment}) as started:
+        yield started["tenants"]
+
+
+def test_a_fixture_declaring_two_whatsapp_tenants_passes_against_a_server_running_them(tenants_server: Server) -> None:
+    server = tenants_server
+    assert [(t["id"], t["debounce_seconds"], t["max_wait_seconds"]) for t in server.settings["tenants"]] == [
+        ("clinic", 1, 4),
+        ("sales", 3, 6),
+    ], "GET /local/settings reports each tenant's effective timing"
+
+    result = replay(str(TENANTS_FIXTURE.relative_to(REPO)), "--endpoint", server.base)
+
+    assert result.returncode == 0, explain(result, server)
+    lines = [line for line in result.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
+    assert lines == [f"PASS two-whatsapp-tenants: {name}" for name in expectations(TENANTS_FIXTURE)]
+
+
+def test_a_server_whose_tenant_has_another_window_is_refused(tenants_server: Server, tmp_path: Path) -> None:
+    # GIVEN the tenants fixture, altered to assume a 2 s window for the sales tenant, which runs with 3 s
+    document = json.loads(TENANTS_FIXTURE.read_text(encoding="utf-8"))
+    sales = document["settings"]["tenants"][1]
+    assert (sales["id"], sales["debounce_seconds"]) == ("sales", 3)
+    sales["debounce_seconds"] = 2
+    altered = tmp_path / TENANTS_FIXTURE.name
+    altered.write_text(json.dumps(document), encoding="utf-8")
+    before = len(tenants_server.outbox())
+
+    # WHEN it is replayed
+    result = replay(str(altered), "--endpoint", tenants_server.base)
+
+    # THEN refused before anything is sent, naming the fixture, the tenant, the difference and the tenants file
+    assert result.returncode == 2, explain(result, tenants_server)
+    assert f"  {altered} assumes tenant 'sales' with debounce_seconds=2 (server: 3)\n" in result.stderr
+    assert "TENANTS_FILE=tenants.json make run" in result.stderr
+    wanted = '{"id": "sales", "channel": "whatsapp", "account": "106540352200002", "settings": {"debounce_seconds": 2'
+    assert wanted in result.stderr
+    assert result.stdout == ""
+    assert len(tenants_server.outbox()) == before, "nothing was posted"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -23,13 +24,24 @@ from debouncer import schemas
 from debouncer.adapters.dynamodb import DynamoDbStore
 from debouncer.channels import generic, instagram, signatures, telegram, whatsapp
 from debouncer.cli import main
+from debouncer.config import Settings
 from debouncer.domain.models import CHANNELS, BusinessEcho, InboundMessage
 from debouncer.local.runtime import DEV_DEFAULTS, create_table
+from debouncer.local.server import local_settings
 from debouncer.replay import collect, fixture, player, run
 from debouncer.replay.collect import Reply, TableSource
 from debouncer.replay.fixture import Conversation, ExpectedBurst, ExpectedSilence, Fixture, FixtureError
 from debouncer.replay.match import Outcome, evaluate
-from debouncer.replay.rewrite import DEV_SECRETS, RunIds, body, channel_secrets, sign, timestamp_origin
+from debouncer.replay.rewrite import (
+    DEV_SECRETS,
+    RunIds,
+    body,
+    channel_secrets,
+    payload_accounts,
+    sign,
+    timestamp_origin,
+)
+from debouncer.tenants import Tenant, check_tenants
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = sorted((REPO / "fixtures").glob("*.json"))
@@ -737,3 +749,251 @@ def test_the_outbox_source_polls_once_for_every_thread(monkeypatch: pytest.Monke
     ]
     source.replies([Conversation("generic", "c2")], {})
     assert requests == ["http://127.0.0.1:1/local/outbox"]
+
+
+# --- tenants: declared by a fixture, checked against the server's ---------------------------------------------------
+
+TENANT_FIXTURES = sorted((REPO / "fixtures" / "tenants").glob("*.json"))
+CLINIC = {"id": "clinic", "channel": "whatsapp", "account": "106540352200001"}
+CLINIC_TIMING = {"debounce_seconds": 1, "max_wait_seconds": 4, "max_messages": 10}
+SUPPORT_BOT = {"id": "support-bot", "channel": "telegram", "account": "7000000101", **SHIPPED_SETTINGS}
+TELEGRAM_UPDATE = {
+    "update_id": 874512401,
+    "message": {
+        "message_id": 7,
+        "from": {"id": 555000101, "is_bot": False, "first_name": "Ana"},
+        "chat": {"id": 555000101, "type": "private", "first_name": "Ana"},
+        "date": 1749416400,
+        "text": "hi bot",
+    },
+}
+
+
+def with_tenants(*tenants: dict[str, Any], **fields: Any) -> Fixture:
+    return parsed(settings={**SHIPPED_SETTINGS, "tenants": list(tenants)}, **fields)
+
+
+def running(*tenants: dict[str, Any]) -> dict[str, Any]:
+    """A server's /local/settings running these tenants."""
+    return {**SERVER, "tenants": list(tenants)}
+
+
+@pytest.mark.parametrize("path", TENANT_FIXTURES, ids=lambda p: p.name)
+def test_every_tenants_fixture_is_a_valid_scenario_declaring_its_tenants(path: Path) -> None:
+    # Kept apart from fixtures/*.json: they need a server running their tenants, which the shipped ones do not.
+    loaded = fixture.load(path)
+    assert loaded.name == path.stem and loaded.description and loaded.settings.tenants
+    assert loaded.duration <= 15
+    assert fixture.settings_mismatch(loaded, SERVER) != [], "a server without tenants is refused"
+
+
+def test_the_tenants_fixture_declares_the_accounts_its_payloads_name() -> None:
+    loaded = fixture.load(REPO / "fixtures" / "tenants" / "two-whatsapp-tenants.json")
+    declared = {(t.channel, t.account) for t in loaded.settings.tenants}
+    assert payload_accounts(loaded) == declared == {("whatsapp", "106540352200001"), ("whatsapp", "106540352200002")}
+    assert [t.debounce_seconds for t in loaded.settings.tenants] == [1, 3]
+    assert (loaded.settings.longest_debounce, loaded.settings.longest_max_wait) == (3, 6), "replay waits this long"
+    server = running(*(dataclasses.asdict(t) for t in loaded.settings.tenants))
+    assert fixture.settings_mismatch(loaded, server, payload_accounts(loaded)) == []
+
+
+@pytest.mark.parametrize(
+    ("tenant", "where"),
+    [
+        ({k: v for k, v in CLINIC.items() if k != "account"} | CLINIC_TIMING, "$.settings.tenants[0]"),
+        ({**CLINIC, "debounce_seconds": 1, "max_wait_seconds": 4}, "$.settings.tenants[0]"),
+        ({**CLINIC, **CLINIC_TIMING, "id": "Clinic A"}, "$.settings.tenants[0].id"),
+        ({**CLINIC, **CLINIC_TIMING, "channel": "sms"}, "$.settings.tenants[0].channel"),
+        ({**CLINIC, **CLINIC_TIMING, "debounce_seconds": 0}, "$.settings.tenants[0].debounce_seconds"),
+        ({**CLINIC, **CLINIC_TIMING, "secrets": {"meta_app_secret": "env:X"}}, "$.settings.tenants[0]"),
+    ],
+)
+def test_a_tenant_that_is_not_one_names_the_failing_path(tenant: dict[str, Any], where: str) -> None:
+    with pytest.raises(FixtureError, match=f"^{re.escape(where)}"):
+        fixture.validate_document(document(settings={**SHIPPED_SETTINGS, "tenants": [tenant]}))
+
+
+def test_tenants_are_checked_across_fields() -> None:
+    clinic = {**CLINIC, **CLINIC_TIMING}
+    with pytest.raises(FixtureError, match=r"^\$\.settings\.tenants\[0\]: tenant 'clinic': max_wait_seconds must be"):
+        with_tenants({**clinic, "max_wait_seconds": 1, "debounce_seconds": 2})
+    with pytest.raises(FixtureError, match=r"^\$\.settings\.tenants\[1\]\.id: tenant id 'clinic' appears twice"):
+        with_tenants(clinic, {**clinic, "account": "106540352200002"})
+    with pytest.raises(FixtureError, match=r"tenants 'clinic' and 'sales' share whatsapp account 106540352200001"):
+        with_tenants(clinic, {**clinic, "id": "sales"})
+    # The same account on two channels is two accounts.
+    assert len(with_tenants(clinic, {**clinic, "id": "clinic-ig", "channel": "instagram"}).settings.tenants) == 2
+
+
+def test_an_event_names_only_a_declared_telegram_tenant() -> None:
+    event = {"at": 0, "channel": "telegram", "tenant": "support-bot", "payload": TELEGRAM_UPDATE}
+    expect = [{"burst": "hi", "conversation": "telegram:555000101", "messages": ["hi bot"]}]
+    loaded = with_tenants(SUPPORT_BOT, events=[{**event, "id": "one"}, {"at": 1, "redeliver": "one"}], expect=expect)
+    assert [(e.tenant, e.path) for e in loaded.events] == [("support-bot", "/webhook/telegram/support-bot")] * 2
+    with pytest.raises(FixtureError, match=r"^\$\.events\[0\]\.tenant: 'support-bot' is not a Telegram tenant"):
+        parsed(events=[event], expect=expect)
+    with pytest.raises(FixtureError, match=r"^\$\.events\[0\]\.tenant: only a Telegram event names its tenant"):
+        with_tenants({**CLINIC, **CLINIC_TIMING}, events=[{**document()["events"][0], "tenant": "clinic"}])
+    # A redelivery repeats its original's path: it names no tenant of its own.
+    with pytest.raises(FixtureError, match=r"^\$\.events\[1\]"):
+        fixture.validate_document(
+            document(events=[{**event, "id": "one"}, {"at": 1, "redeliver": "one", "tenant": "support-bot"}])
+        )
+
+
+def test_declared_tenants_must_run_on_the_server_with_the_same_account_and_timing() -> None:
+    clinic = {**CLINIC, **CLINIC_TIMING}
+    tiny = with_tenants(clinic)
+    assert fixture.settings_mismatch(tiny, running(clinic)) == []
+    assert fixture.settings_mismatch(tiny, running(clinic, {**SUPPORT_BOT, "debounce_seconds": 9})) == [], (
+        "other tenants the fixture does not reach are fine"
+    )
+    assert fixture.settings_mismatch(tiny, running()) == [
+        "tenant 'clinic' on whatsapp 106540352200001 (server runs no such tenant; its tenants: none)"
+    ]
+    assert fixture.settings_mismatch(tiny, running({**clinic, "id": "sales"})) == [
+        "tenant 'clinic' on whatsapp 106540352200001 (server runs no such tenant; its tenants: sales)"
+    ]
+    other = {**clinic, "account": "106540352200009", "debounce_seconds": 3, "max_wait_seconds": 6}
+    assert fixture.settings_mismatch(tiny, running(other)) == [
+        "tenant 'clinic' with account=106540352200001 (server: 106540352200009), debounce_seconds=1 (server: 3), "
+        "max_wait_seconds=4 (server: 6)"
+    ]
+    assert fixture.settings_mismatch(tiny, running({**clinic, "channel": "instagram"})) == [
+        "tenant 'clinic' with channel=whatsapp (server: instagram)"
+    ]
+    # A server from before tenants does not tell them: a fixture declaring some cannot be checked against it.
+    assert fixture.settings_mismatch(tiny, SERVER) == ["tenant 'clinic' (server: does not report its tenants)"]
+    assert fixture.settings_mismatch(parsed(), SERVER) == [], "a fixture without tenants needs no report"
+    # Deployment and tenant differences are listed together.
+    assert fixture.settings_mismatch(tiny, {**running(clinic), "max_messages": 50}) == ["max_messages=10 (server: 50)"]
+
+
+def test_an_undeclared_server_tenant_on_an_account_the_payloads_name_must_keep_the_deployments_timing() -> None:
+    tiny = parsed()  # a generic conversation of the deployment's account, "default"
+    accounts = {("generic", "default")}
+    acme = {"id": "acme", "channel": "generic", "account": "default", **SHIPPED_SETTINGS}
+    assert fixture.settings_mismatch(tiny, running(acme), accounts) == []
+    assert fixture.settings_mismatch(tiny, running({**acme, "debounce_seconds": 5}), accounts) == [
+        "generic account default with debounce_seconds=2 (server: 5), as the server's tenant 'acme' answers it "
+        "(declare that tenant in settings.tenants, or run the server without it)"
+    ]
+    assert fixture.settings_mismatch(tiny, running({**acme, "debounce_seconds": 5}), set()) == [], (
+        "an account no payload names is not the fixture's concern"
+    )
+
+
+def test_replay_refuses_a_server_whose_tenant_differs_and_shows_the_tenants_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clinic = {**CLINIC, **CLINIC_TIMING}
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(document(settings={**SHIPPED_SETTINGS, "tenants": [clinic]})))
+    monkeypatch.setattr(run, "server_settings", lambda endpoint: running({**clinic, "debounce_seconds": 3}))
+    monkeypatch.setattr(player, "http_request", lambda *a, **k: pytest.fail("nothing may be sent"))
+    out, err = io.StringIO(), io.StringIO()
+
+    assert run.replay([str(path)], endpoint="http://127.0.0.1:9", out=out, err=err) == 2
+
+    assert out.getvalue() == ""
+    lines = err.getvalue().splitlines()
+    assert lines[1] == f"  {path} assumes tenant 'clinic' with debounce_seconds=1 (server: 3)"
+    assert lines[2] == (
+        "restart it with the fixtures' settings, e.g. "
+        "`DEBOUNCE_SECONDS=2 MAX_WAIT_SECONDS=6 MAX_MESSAGES=10 TENANTS_FILE=tenants.json make run`, "
+        "where tenants.json holds the tenants the fixtures declare:"
+    )
+    tenants_file = json.loads(lines[3])
+    assert tenants_file == {"tenants": [{**CLINIC, "settings": CLINIC_TIMING}]}
+    # What the advice shows is a tenants file the server accepts.
+    assert check_tenants(tenants_file, Settings()).tenants[0].settings.debounce_seconds == 1
+
+
+def test_the_advice_names_fixtures_that_declare_one_tenant_differently(tmp_path: Path) -> None:
+    clinic = {**CLINIC, **CLINIC_TIMING}
+    first = replace(with_tenants(clinic), path=Path("a.json"))
+    second = replace(with_tenants({**clinic, "debounce_seconds": 2}), path=Path("b.json"))
+    assert run.advice([first, second]).endswith(
+        "a.json and b.json declare tenant 'clinic' differently: replay them against separate servers, each with a "
+        "TENANTS_FILE of its fixture's tenants"
+    )
+    third = replace(with_tenants({**clinic, "id": "sales"}), path=Path("c.json"))
+    assert "tenants 'clinic' and 'sales' share whatsapp account 106540352200001" in run.advice([first, third])
+    # Fixtures without tenants can run against the tenants' server too: one recipe.
+    assert run.advice([first, parsed()]).count("make run") == 1
+
+
+def test_a_deployed_stack_is_not_checked_and_the_note_names_the_tenants_assumed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(document(settings={**SHIPPED_SETTINGS, "tenants": [{**CLINIC, **CLINIC_TIMING}]})))
+    monkeypatch.setattr(run, "server_settings", lambda endpoint: None)
+    err = io.StringIO()
+    assert run.replay([str(path)], endpoint="https://api", out=io.StringIO(), err=err) == 2  # no --table
+    assert (
+        "they are not checked; the fixtures assume DEBOUNCE_SECONDS=2 MAX_WAIT_SECONDS=6 MAX_MESSAGES=10, with the "
+        "tenants clinic (whatsapp 106540352200001: debounce 1s, max wait 4s, max messages 10)"
+    ) in err.getvalue()
+    assert "settings mismatch" not in err.getvalue()
+
+
+def test_a_telegram_tenants_events_go_to_its_path_and_its_replies_are_read_under_its_bot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loaded = with_tenants(
+        SUPPORT_BOT,
+        events=[
+            {"at": 0, "channel": "telegram", "tenant": "support-bot", "payload": TELEGRAM_UPDATE, "id": "one"},
+            {"at": 1, "redeliver": "one"},
+        ],
+        expect=[{"burst": "hi", "conversation": "telegram:555000101", "messages": ["hi bot"]}],
+    )
+    ids = RunIds(NONCE)
+    requests = player.prepare(loaded, ids, {c: "s" for c in CHANNELS})
+    assert [r.path for r in requests] == ["/webhook/telegram/support-bot"] * 2
+    assert ids.accounts == {"telegram": {"7000000101"}}
+    posted: list[str] = []
+    monkeypatch.setattr(player, "http_request", lambda method, url, *a: (posted.append(url), (200, b"{}"))[1])
+    assert player._post("http://x", requests[0]) is None
+    assert posted == ["http://x/webhook/telegram/support-bot"]
+
+    calls: list[str] = []
+
+    class Recorder:
+        def query(self, **kwargs: Any) -> dict[str, Any]:
+            calls.append(kwargs["ExpressionAttributeValues"][":pk"]["S"])
+            return {"Items": []}
+
+    TableSource(Recorder(), "t", telegram_bot_id="12345").replies([Conversation("telegram", "555")], ids.accounts)
+    assert calls == ["telegram#12345#555", "telegram#7000000101#555"]
+
+
+def test_a_generic_payloads_account_names_its_tenant() -> None:
+    ids = RunIds(NONCE)
+    ids.rewrite("generic", {"conversation_id": "c1", "message_id": "m1", "text": "x", "account": "acme"})
+    ids.rewrite("generic", {"conversation_id": "c2", "message_id": "m2", "text": "y"})
+    assert ids.accounts == {"generic": {"acme", "default"}}
+
+
+def test_the_local_server_reports_each_tenants_effective_timing_and_never_a_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in {"DEBOUNCE_SECONDS": "2", "MAX_WAIT_SECONDS": "6", "MAX_MESSAGES": "10"}.items():
+        monkeypatch.setenv(name, value)
+    clinic = Tenant.model_validate(
+        {**CLINIC, "settings": {"debounce_seconds": 1, "max_wait_seconds": 4}, "secrets": {"meta_app_secret": "env:S"}}
+    )
+    sales = Tenant.model_validate(
+        {"id": "sales", "channel": "whatsapp", "account": "2", "settings": {"max_messages": 3}}
+    )
+
+    reported = local_settings((clinic, sales))
+
+    assert reported["tenants"] == [
+        {**CLINIC, **CLINIC_TIMING},
+        {"id": "sales", "channel": "whatsapp", "account": "2", "debounce_seconds": 2, "max_wait_seconds": 6,
+         "max_messages": 3},
+    ]  # fmt: skip
+    assert "env:S" not in json.dumps(reported) and "secrets" not in json.dumps(reported)
+    assert local_settings()["tenants"] == []

@@ -7,26 +7,45 @@ import json
 import logging
 import math
 import os
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 from debouncer.api.webhook import body_too_large
 from debouncer.config import Settings
 from debouncer.local.runtime import LocalRuntime
+from debouncer.tenants import Tenant, settings_for
 
 log = logging.getLogger("debouncer.local")
 MAX_READ = 10 * 1024 * 1024  # API Gateway's own payload limit; our 256 KiB limit is enforced by the handler
 
 
-def local_settings() -> dict[str, Any]:
-    """What the running pipeline is configured with, for `debouncer replay`; local only, never on AWS's /health."""
+def local_settings(tenants: Sequence[Tenant] = ()) -> dict[str, Any]:
+    """What the running pipeline is configured with, for `debouncer replay`; local only, never on AWS's /health.
+
+    Each tenant is reported with its effective timing (its own over the deployment's), never with its secrets.
+    """
     settings = Settings()
+    running = []
+    for tenant in tenants:
+        effective = settings_for(settings, tenant)
+        running.append(
+            {
+                "id": tenant.id,
+                "channel": tenant.channel,
+                "account": tenant.account,
+                "debounce_seconds": effective.debounce_seconds,
+                "max_wait_seconds": effective.max_wait_seconds,
+                "max_messages": effective.max_messages,
+            }
+        )
     return {
         "debounce_seconds": settings.debounce_seconds,
         "max_wait_seconds": settings.max_wait_seconds,
         "max_messages": settings.max_messages,
         "flush_keywords": list(settings.flush_keywords),
         "ai_provider": settings.ai_provider,
+        "tenants": running,
     }
 
 
@@ -40,7 +59,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"Content-Type": "application/json"}, json.dumps(self.runtime.outbox.entries()).encode())
             return
         if path == "/local/settings" and self.command == "GET":
-            self._send(200, {"Content-Type": "application/json"}, json.dumps(local_settings()).encode())
+            settings = json.dumps(local_settings(self.runtime.tenants)).encode()
+            self._send(200, {"Content-Type": "application/json"}, settings)
             return
         if path in ("/local/outbox", "/local/settings"):
             error = json.dumps({"error": f"method {self.command} is not allowed on {path}"}).encode()

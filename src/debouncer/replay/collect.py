@@ -138,7 +138,9 @@ class TableSource:
         """Answered turns of the conversations, in burst order per conversation."""
         out: list[Reply] = []
         for conversation in conversations:
-            owners = {self._bot_id} if conversation.channel == "telegram" else accounts.get(conversation.channel, set())
+            owners = set(accounts.get(conversation.channel, set()))
+            if conversation.channel == "telegram":
+                owners.add(self._bot_id)  # plus the Telegram tenants the events were posted to
             for account in sorted(owners):
                 key = conversation_key(cast("Channel", conversation.channel), account, conversation.user)
                 out.extend(self._turns(conversation, key))

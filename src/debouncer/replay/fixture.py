@@ -4,7 +4,7 @@ with a server's settings."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -46,22 +46,65 @@ class Conversation:
         return f"{self.channel}:{self.user}"
 
 
+TIMING = ("debounce_seconds", "max_wait_seconds", "max_messages")
+TENANTS_FILE_NAME = "tenants.json"  # what the refusal's advice calls the tenants file it shows
+
+
+@dataclass(frozen=True)
+class ScenarioTenant:
+    """A tenant the server must run, with the timing the fixture's expectations assume for its conversations."""
+
+    id: str
+    channel: str
+    account: str
+    debounce_seconds: int
+    max_wait_seconds: int
+    max_messages: int
+
+    def entry(self) -> dict[str, Any]:
+        """This tenant as a TENANTS_FILE entry (README, Many bots in one deployment)."""
+        timing = {key: getattr(self, key) for key in TIMING}
+        return {"id": self.id, "channel": self.channel, "account": self.account, "settings": timing}
+
+    def describe(self) -> str:
+        """'clinic (whatsapp 106540352200001: debounce 1s, max wait 4s, max messages 10)'."""
+        return (
+            f"{self.id} ({self.channel} {self.account}: debounce {self.debounce_seconds}s, "
+            f"max wait {self.max_wait_seconds}s, max messages {self.max_messages})"
+        )
+
+
 @dataclass(frozen=True)
 class ScenarioSettings:
-    """The server settings a fixture's expectations assume."""
+    """The server settings a fixture's expectations assume: the deployment's, and each declared tenant's."""
 
     debounce_seconds: int
     max_wait_seconds: int
     max_messages: int
     flush_keywords: tuple[str, ...] | None = None
+    tenants: tuple[ScenarioTenant, ...] = ()
 
     def env(self) -> str:
-        """The environment that starts a server with these settings."""
+        """The environment that starts a server with these settings (the tenants, if any, go in TENANTS_FILE)."""
         words = f"DEBOUNCE_SECONDS={self.debounce_seconds} MAX_WAIT_SECONDS={self.max_wait_seconds} "
         words += f"MAX_MESSAGES={self.max_messages}"
         if self.flush_keywords:
             words += f" FLUSH_KEYWORDS={','.join(self.flush_keywords)}"
         return words
+
+    def tenant(self, tenant_id: str) -> ScenarioTenant | None:
+        """The declared tenant with this id."""
+        return next((t for t in self.tenants if t.id == tenant_id), None)
+
+    @property
+    def longest_debounce(self) -> int:
+        """The longest quiet window any of the fixture's conversations has."""
+        return max([self.debounce_seconds, *(t.debounce_seconds for t in self.tenants)])
+
+    @property
+    def longest_max_wait(self) -> int:
+        """The longest cap any of the fixture's conversations has."""
+        return max([self.max_wait_seconds, *(t.max_wait_seconds for t in self.tenants)])
 
 
 @dataclass(frozen=True)
@@ -79,6 +122,12 @@ class Event:
     headers: Mapping[str, str | None] = field(default_factory=dict)
     status: int = 200
     ack: Mapping[str, int] | None = None  # the exact body of the 200 answer
+    tenant: str | None = None  # a Telegram tenant's id: posted to /webhook/telegram/<tenant>
+
+    @property
+    def path(self) -> str:
+        """The webhook route this event is posted to."""
+        return f"/webhook/{self.channel}" + (f"/{self.tenant}" if self.tenant else "")
 
     def label(self) -> str:
         """How a failure line names the event."""
@@ -158,10 +207,11 @@ def parse(document: dict[str, Any], path: Path) -> Fixture:
         max_wait_seconds=raw_settings["max_wait_seconds"],
         max_messages=raw_settings["max_messages"],
         flush_keywords=None if keywords is None else tuple(k.strip().lower() for k in keywords),
+        tenants=_tenants(raw_settings.get("tenants", [])),
     )
     if settings.max_wait_seconds < settings.debounce_seconds:
         raise FixtureError("$.settings: max_wait_seconds must be >= debounce_seconds")
-    events = _events(document["events"])
+    events = _events(document["events"], settings)
     bursts = tuple(
         ExpectedBurst(
             name=b["burst"],
@@ -194,12 +244,32 @@ def parse(document: dict[str, Any], path: Path) -> Fixture:
     )
 
 
-def _events(raw_events: list[dict[str, Any]]) -> tuple[Event, ...]:
+def _tenants(raw_tenants: list[dict[str, Any]]) -> tuple[ScenarioTenant, ...]:
+    tenants: list[ScenarioTenant] = []
+    owners: dict[tuple[str, str], str] = {}
+    for index, raw in enumerate(raw_tenants):
+        where = f"$.settings.tenants[{index}]"
+        tenant = ScenarioTenant(**{key: raw[key] for key in ("id", "channel", "account", *TIMING)})
+        if tenant.max_wait_seconds < tenant.debounce_seconds:
+            raise FixtureError(f"{where}: tenant {tenant.id!r}: max_wait_seconds must be >= debounce_seconds")
+        if any(t.id == tenant.id for t in tenants):
+            raise FixtureError(f"{where}.id: tenant id {tenant.id!r} appears twice")
+        owner = owners.setdefault((tenant.channel, tenant.account), tenant.id)
+        if owner != tenant.id:
+            raise FixtureError(
+                f"{where}.account: tenants {owner!r} and {tenant.id!r} share {tenant.channel} account {tenant.account}"
+            )
+        tenants.append(tenant)
+    return tuple(tenants)
+
+
+def _events(raw_events: list[dict[str, Any]], settings: ScenarioSettings) -> tuple[Event, ...]:
     ids: dict[str, int] = {}
     events: list[Event] = []
     for index, raw in enumerate(raw_events, 1):
         where = f"$.events[{index - 1}]"
         redeliver = None
+        tenant: str | None = raw.get("tenant")
         if "redeliver" in raw:
             target = ids.get(raw["redeliver"])
             if target is None:
@@ -207,9 +277,18 @@ def _events(raw_events: list[dict[str, Any]]) -> tuple[Event, ...]:
             original = events[target - 1]
             if raw["at"] < original.at:
                 raise FixtureError(f"{where}.at: a redelivery cannot come before event {target}")
-            channel, redeliver = original.channel, target
+            channel, redeliver, tenant = original.channel, target, original.tenant
         else:
             channel = raw["channel"]
+            if tenant is not None:
+                declared = settings.tenant(tenant)
+                if channel != "telegram":
+                    raise FixtureError(
+                        f"{where}.tenant: only a Telegram event names its tenant (its webhook path); a {channel} "
+                        "tenant is found by the payload's account"
+                    )
+                if declared is None or declared.channel != "telegram":
+                    raise FixtureError(f"{where}.tenant: {tenant!r} is not a Telegram tenant of $.settings.tenants")
         ack = raw.get("ack")
         event = Event(
             index=index,
@@ -222,6 +301,7 @@ def _events(raw_events: list[dict[str, Any]]) -> tuple[Event, ...]:
             headers=raw.get("headers", {}),
             status=raw.get("status", 200),
             ack=None if ack is None else dict(ack),
+            tenant=tenant,
         )
         if event.payload is not None and event.signature == "valid" and event.status == 200:
             # A payload meant to be accepted must be one the channel could really send.
@@ -250,11 +330,17 @@ def load(path: Path) -> Fixture:
         raise FixtureError(f"{path}: {e}") from e
 
 
-def settings_mismatch(fixture: Fixture, server: Mapping[str, Any]) -> list[str]:
-    """What differs between the settings a fixture assumes and a server's /health settings ([] when none)."""
+def settings_mismatch(
+    fixture: Fixture, server: Mapping[str, Any], accounts: Collection[tuple[str, str]] = ()
+) -> list[str]:
+    """What differs between the settings a fixture assumes and a server's GET /local/settings ([] when none).
+
+    `accounts` are the (channel, account) pairs the fixture's payloads name: a tenant the server runs for one of
+    them, undeclared by the fixture, must have the timing the fixture assumes for the deployment.
+    """
     problems = [
         f"{key}={getattr(fixture.settings, key)} (server: {server.get(key)})"
-        for key in ("debounce_seconds", "max_wait_seconds", "max_messages")
+        for key in TIMING
         if server.get(key) != getattr(fixture.settings, key)
     ]
     active = {str(k).strip().lower() for k in server.get("flush_keywords") or ()}
@@ -267,4 +353,46 @@ def settings_mismatch(fixture: Fixture, server: Mapping[str, Any]) -> list[str]:
         texts = {t.strip().lower() for b in fixture.bursts for t in (*b.messages, *b.absent)}
         if hit := sorted(texts & active):
             problems.append(f"no flush keywords among its texts (server flushes on: {', '.join(hit)})")
+    return problems + _tenant_mismatch(fixture.settings, server, accounts)
+
+
+def _tenant_mismatch(
+    settings: ScenarioSettings, server: Mapping[str, Any], accounts: Collection[tuple[str, str]]
+) -> list[str]:
+    reported = server.get("tenants")
+    if not isinstance(reported, list):
+        # A server from before tenants: it cannot say whether it runs them.
+        return [f"tenant {t.id!r} (server: does not report its tenants)" for t in settings.tenants]
+    running = {str(t.get("id")): t for t in reported if isinstance(t, Mapping)}
+    problems = []
+    for tenant in settings.tenants:
+        theirs = running.get(tenant.id)
+        if theirs is None:
+            names = ", ".join(sorted(running)) or "none"
+            on = f"{tenant.channel} {tenant.account}"
+            problems.append(f"tenant {tenant.id!r} on {on} (server runs no such tenant; its tenants: {names})")
+            continue
+        differences = [
+            f"{key}={getattr(tenant, key)} (server: {theirs.get(key)})"
+            for key in ("channel", "account", *TIMING)
+            if theirs.get(key) != getattr(tenant, key)
+        ]
+        if differences:
+            problems.append(f"tenant {tenant.id!r} with {', '.join(differences)}")
+    declared = {t.id for t in settings.tenants}
+    for tenant_id, theirs in sorted(running.items()):
+        where = (str(theirs.get("channel")), str(theirs.get("account")))
+        if tenant_id in declared or where not in accounts:
+            continue
+        # The fixture's payloads reach this tenant, but its expectations assume the deployment's timing.
+        differences = [
+            f"{key}={getattr(settings, key)} (server: {theirs.get(key)})"
+            for key in TIMING
+            if theirs.get(key) != getattr(settings, key)
+        ]
+        if differences:
+            problems.append(
+                f"{where[0]} account {where[1]} with {', '.join(differences)}, as the server's tenant {tenant_id!r} "
+                "answers it (declare that tenant in settings.tenants, or run the server without it)"
+            )
     return problems

@@ -29,6 +29,7 @@ class Request:
     body: bytes
     headers: Mapping[str, str]
     users: frozenset[Conversation] = frozenset()
+    path: str = ""  # the webhook route: /webhook/<channel>, or a Telegram tenant's /webhook/telegram/<tenant>
 
 
 @dataclass
@@ -55,7 +56,11 @@ def prepare(fixture: Fixture, ids: RunIds, secrets: Mapping[str, str]) -> list[R
             headers = {k: v for k, v in headers.items() if k.lower() != name.lower()}
             if value is not None:
                 headers[name] = value
-        prepared[event.index] = Request(event, event.channel, raw, headers, frozenset(ids.touched))
+        prepared[event.index] = Request(event, event.channel, raw, headers, frozenset(ids.touched), event.path)
+        tenant = fixture.settings.tenant(event.tenant) if event.tenant else None
+        if tenant is not None:
+            # Telegram's updates do not name the bot: the tenant's path does, and its conversations are keyed by it.
+            ids.accounts.setdefault(tenant.channel, set()).add(tenant.account)
     return list(prepared.values())
 
 
@@ -86,7 +91,8 @@ def _post(endpoint: str, request: Request) -> str | None:
     """Why the server's answer is not the one the event expects (None when it is)."""
     event = request.event
     try:
-        status, answer = http_request("POST", f"{endpoint}/webhook/{request.channel}", request.body, request.headers)
+        path = request.path or f"/webhook/{request.channel}"
+        status, answer = http_request("POST", f"{endpoint}{path}", request.body, request.headers)
     except OSError as e:
         return f"request failed: {e}"
     if status != event.status:
@@ -161,8 +167,9 @@ def play(
         watched.setdefault(user(conversation), conversation)
     wanted = Counter(user(b.conversation) for b in fixture.bursts)
     settings = fixture.settings
-    settled = last + settings.debounce_seconds + SETTLE_SECONDS
-    give_up = last + settings.max_wait_seconds + 1 + margin
+    # A tenant may have a longer window than the deployment: wait as long as the slowest conversation needs.
+    settled = last + settings.longest_debounce + SETTLE_SECONDS
+    give_up = last + settings.longest_max_wait + 1 + margin
     complete_at: float | None = None
     while True:
         replies = source.replies(watched, ids.accounts)

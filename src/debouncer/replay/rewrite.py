@@ -19,7 +19,7 @@ from typing import Any
 
 from debouncer.channels import generic
 from debouncer.channels.signatures import GENERIC_HEADER, META_HEADER, TELEGRAM_HEADER, meta_signature
-from debouncer.replay.fixture import Conversation, Event
+from debouncer.replay.fixture import Conversation, Event, Fixture
 
 SECRET_VARIABLES = {
     "whatsapp": "META_APP_SECRET",
@@ -180,7 +180,9 @@ class RunIds:
                     self._id_in(message.get("reply_to"), "mid")
 
     def _generic(self, payload: dict[str, Any]) -> None:
-        self._account("generic", generic.ACCOUNT_ID)
+        # A generic tenant is named by the body's account field (README, Many bots in one deployment).
+        account = payload.get("account")
+        self._account("generic", account if isinstance(account, str) and account else generic.ACCOUNT_ID)
         self._user_in("generic", payload, "conversation_id")
         self._id_in(payload, "message_id")
         self._time_in(payload, "timestamp")
@@ -197,6 +199,21 @@ def timestamp_origin(events: tuple[Event, ...]) -> int | None:
         if event.payload is not None:
             probe.rewrite(event.channel, event.payload)
     return int(min(probe.times)) if probe.times else None
+
+
+def payload_accounts(fixture: Fixture) -> set[tuple[str, str]]:
+    """The (channel, account) pairs a fixture's events are for: the accounts its payloads name, and the declared
+    Telegram tenant of each event posted to a tenant's path."""
+    probe = RunIds(nonce="0")
+    for event in fixture.events:
+        if event.payload is not None:
+            probe.rewrite(event.channel, event.payload)
+    found = {(channel, account) for channel, named in probe.accounts.items() for account in named}
+    for event in fixture.events:
+        tenant = fixture.settings.tenant(event.tenant) if event.tenant else None
+        if tenant is not None:
+            found.add((tenant.channel, tenant.account))
+    return found
 
 
 def body(payload: dict[str, Any]) -> bytes:

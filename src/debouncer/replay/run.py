@@ -3,6 +3,7 @@ print one PASS/FAIL line per expectation and a summary. Exit 0 when all pass, 1 
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import Counter
@@ -12,9 +13,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from debouncer.replay.collect import OutboxSource, ReplySource, TableSource, http_request, server_settings
-from debouncer.replay.fixture import Fixture, ReplayError, load, settings_mismatch
+from debouncer.replay.fixture import (
+    TENANTS_FILE_NAME,
+    Fixture,
+    ReplayError,
+    ScenarioTenant,
+    load,
+    settings_mismatch,
+)
 from debouncer.replay.player import Playback, play
-from debouncer.replay.rewrite import channel_secrets
+from debouncer.replay.rewrite import channel_secrets, payload_accounts
 
 # Every timeline starts this far past a whole second: Step Functions deadlines have one-second resolution, so a
 # fixed phase makes the rounding, and therefore the bursts, the same on every run.
@@ -34,19 +42,48 @@ def load_all(files: Sequence[str]) -> list[Fixture]:
 
 
 def check_settings(fixtures: Sequence[Fixture], server: dict[str, Any], endpoint: str) -> None:
-    """ReplayError listing every fixture whose expectations assume other settings than the server's."""
+    """ReplayError listing every fixture whose expectations assume other settings than the server's: the
+    deployment's, and those of each tenant the fixture declares or its payloads reach."""
     lines = []
     for fixture in fixtures:
-        if problems := settings_mismatch(fixture, server):
+        if problems := settings_mismatch(fixture, server, payload_accounts(fixture)):
             lines.append(f"  {fixture.path} assumes {'; '.join(problems)}")
     if lines:
-        wanted = sorted({f.settings.env() for f in fixtures})
         raise ReplayError(
             f"settings mismatch: the server at {endpoint} is not running with the settings the fixtures assume:\n"
             + "\n".join(lines)
-            + "\nrestart it with the fixtures' settings, e.g. "
-            + " or ".join(f"`{env} make run`" for env in wanted)
+            + "\n"
+            + advice(fixtures)
         )
+
+
+def advice(fixtures: Sequence[Fixture]) -> str:
+    """How to start a server the fixtures can be replayed against: the environment, and the tenants file."""
+    declared = [f for f in fixtures if f.settings.tenants]
+    suffix = f" TENANTS_FILE={TENANTS_FILE_NAME}" if declared else ""
+    wanted = sorted({f.settings.env() + suffix for f in fixtures})
+    text = "restart it with the fixtures' settings, e.g. " + " or ".join(f"`{env} make run`" for env in wanted)
+    if not declared:
+        return text
+    tenants: dict[str, tuple[ScenarioTenant, Fixture]] = {}
+    for fixture in declared:
+        for tenant in fixture.settings.tenants:
+            first = tenants.setdefault(tenant.id, (tenant, fixture))
+            if first[0] != tenant:
+                return (
+                    f"{text}\n{first[1].path} and {fixture.path} declare tenant {tenant.id!r} differently: "
+                    "replay them against separate servers, each with a TENANTS_FILE of its fixture's tenants"
+                )
+    owners: dict[tuple[str, str], str] = {}
+    for tenant, _ in tenants.values():
+        owner = owners.setdefault((tenant.channel, tenant.account), tenant.id)
+        if owner != tenant.id:
+            return (
+                f"{text}\ntenants {owner!r} and {tenant.id!r} share {tenant.channel} account {tenant.account}: "
+                "replay their fixtures against separate servers, each with a TENANTS_FILE of its fixture's tenants"
+            )
+    document = {"tenants": [tenant.entry() for tenant, _ in tenants.values()]}
+    return f"{text}, where {TENANTS_FILE_NAME} holds the tenants the fixtures declare:\n{json.dumps(document)}"
 
 
 def stagger(fixtures: Sequence[Fixture], speed: float, max_rate: float) -> list[int]:
@@ -97,6 +134,8 @@ def replay(
         if server is None:
             # A deployed stack keeps its settings to itself: say so rather than pass a check never made.
             wanted = " or ".join(sorted({f.settings.env() for f in fixtures}))
+            if tenants := sorted({t.describe() for f in fixtures for t in f.settings.tenants}):
+                wanted += f", with the tenants {'; '.join(tenants)}"
             print(
                 f"note: {endpoint} does not tell its settings (not the local server): they are not checked; "
                 f"the fixtures assume {wanted}",
