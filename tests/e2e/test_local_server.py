@@ -363,6 +363,7 @@ def test_health_reveals_liveness_only_and_the_settings_are_a_local_route(server:
         "max_messages": 5,
         "flush_keywords": ["send"],
         "ai_provider": "echo",
+        "tenants": [],
     }
 
 
