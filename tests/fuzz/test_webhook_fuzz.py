@@ -4,6 +4,7 @@ and nothing stored (DESIGN §2, invariant 4). Channels redeliver on 5xx: a 5xx f
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -244,6 +245,12 @@ def test_any_method_on_any_path(target: Target, method: str, path: str, body: by
     target.check(reply, before)
     if path == "/health":
         assert reply.status == (200 if method == "GET" else 405), reply
+    elif re.fullmatch(r"/webhook/telegram/[^/]+", path):
+        # A Telegram tenant's bot (none configured here): POST finds no such tenant; other methods are not allowed
+        if method == "POST":
+            assert reply.status == 404, reply
+        else:
+            assert reply.status == 405 and reply.headers.get("Allow") == "POST", reply
     elif channel is None:
         assert reply.status == 404, reply
     elif method == "POST":

@@ -326,6 +326,8 @@ def build_app(
         if (match := _CHANNEL_PATH.fullmatch(path)) is not None and match["channel"] not in receivers:
             return _error(404, f"unknown channel '{match['channel']}'")
         if _TELEGRAM_TENANT_PATH.fullmatch(path):
+            if method == "POST":  # a tenant id the route's pattern cannot even name
+                return _error(404, f"no Telegram tenant '{path.rsplit('/', 1)[1]}'")
             return _method_not_allowed("/webhook/telegram/<tenant>", f"method {method} is not allowed on {path}")
         # The admin paths are known only where the admin API is served (an app with a ConversationControl).
         served = path in ALLOWED_METHODS and (control is not None or not path.startswith("/admin/"))
