@@ -481,6 +481,7 @@ variable "tenants" {
       ai_media                = optional(bool)
       openai_model            = optional(string)
       bedrock_model_id        = optional(string)
+      transcribe_model        = optional(string)
       show_typing             = optional(bool)
     }), {})
     secrets = optional(map(string), {})
@@ -582,6 +583,11 @@ variable "tenants" {
   validation {
     condition     = alltrue([for t in var.tenants : t.settings.bedrock_model_id == null ? true : can(regex("^[a-zA-Z0-9._:-]{1,200}$", t.settings.bedrock_model_id))])
     error_message = "A tenant's settings.bedrock_model_id must be a Bedrock model or inference profile id (not an ARN); not in tenants ${join(", ", [for t in var.tenants : jsonencode(t.id) if(t.settings.bedrock_model_id == null ? false : !can(regex("^[a-zA-Z0-9._:-]{1,200}$", t.settings.bedrock_model_id)))])}."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.tenants : t.settings.transcribe_model == null ? true : length(trimspace(t.settings.transcribe_model)) > 0 && length(t.settings.transcribe_model) <= 200])
+    error_message = "A tenant's settings.transcribe_model must be 1-200 characters; not in tenants ${join(", ", [for t in var.tenants : jsonencode(t.id) if(t.settings.transcribe_model == null ? false : !(length(trimspace(t.settings.transcribe_model)) > 0 && length(t.settings.transcribe_model) <= 200))])}."
   }
 }
 

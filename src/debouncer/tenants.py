@@ -59,6 +59,7 @@ class TenantSettings(BaseModel):
     ai_media: bool | None = None
     openai_model: str | None = Field(default=None, min_length=1, max_length=256)
     bedrock_model_id: str | None = Field(default=None, min_length=1, max_length=2048)
+    transcribe_model: str | None = Field(default=None, min_length=1, max_length=200)
     show_typing: bool | None = None
 
 

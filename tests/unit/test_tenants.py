@@ -75,9 +75,12 @@ def test_the_file_is_read_and_its_own_errors_are_clear(tmp_path: Path) -> None:
 
 
 def test_a_tenants_settings_sit_over_the_deployments() -> None:
-    tenant = Tenant.model_validate(_tenant(settings={"debounce_seconds": 4, "ai_system_prompt": "Clinic."}))
+    tenant = Tenant.model_validate(
+        _tenant(settings={"debounce_seconds": 4, "ai_system_prompt": "Clinic.", "transcribe_model": "whisper-large"})
+    )
     own = settings_for(BASE, tenant)
     assert (own.debounce_seconds, own.max_wait_seconds, own.ai_system_prompt) == (4, 60, "Clinic.")
+    assert own.transcribe_model == "whisper-large"
     assert own.whatsapp_phone_number_id == "1065"
     bot = settings_for(BASE, Tenant.model_validate(_tenant(channel="telegram", account="7000000101")))
     assert bot.telegram_bot_id == "7000000101"  # its conversations are keyed by its own bot
