@@ -57,7 +57,9 @@ CPU_WORKERS  ?= 2
 WAIT_WORKERS ?= 3
 PYTEST_ARGS ?=
 
-test: lint typecheck $(CHECKOV_STAMP) ## lint, type-check and run every test suite (two halves at once)
+test: ## lint, type-check and run every test suite (two halves at once)
+	@# The two venvs install, and lint and type-check run, side by side; then the two halves of the suites.
+	$(MAKE) --no-print-directory -j2 lint typecheck $(CHECKOV_STAMP)
 	$(MAKE) --no-print-directory -j2 -Otarget test-cpu test-wait
 
 test-cpu: $(STAMP) $(CHECKOV_STAMP) ## the CPU-bound suites

@@ -24,7 +24,7 @@ from debouncer.domain.models import CHANNELS
 from debouncer.domain.ports import AIProvider, ChannelSender
 from debouncer.media.resolve import MediaResolver
 from debouncer.metrics import Counters
-from debouncer.tenants import Tenant, settings_for
+from debouncer.tenants import SecretName, Tenant, settings_for
 from debouncer.usecases.ingest import Ingest
 from debouncer.usecases.processing import Processor
 from debouncer.usecases.replying import Replier
@@ -94,10 +94,11 @@ class PerTenant(Generic[T]):
         tenant = self._catalog.tenancy().for_account(channel, account) if self._catalog else None
         return None if tenant is None else tenant.id
 
-    def every(self, channel: str) -> list[T]:
-        """The deployment's and every tenant's on this channel (a Meta subscription handshake names no account)."""
+    def every(self, channel: str, secret: SecretName) -> list[T]:
+        """The deployment's, and those of this channel's tenants with their own `secret` (a Meta subscription
+        handshake names no account); only those tenants' are built, however many tenants there are."""
         tenancy = self._catalog.tenancy() if self._catalog else None
-        tenants = [] if tenancy is None else [t for t in tenancy if t.channel == channel]
+        tenants = [] if tenancy is None else [t for t in tenancy if t.channel == channel and secret in t.secrets]
         return [self.default, *(self._for(tenant) for tenant in tenants)]
 
     def by_id(self, tenant_id: str, channel: str) -> T | None:

@@ -33,7 +33,7 @@ PROFILES = {
     # seconds and replies a minute late, and nothing bounded by max wait (superseding, the starvation bound) can be
     # exercised or checked any more. Both start about 0.67 conversations a second, spread over the ramp.
     #
-    # About 45 conversations, 65 bursts and 300 messages per test (about 15 follow-ups), ~80 s each: sized so make
+    # About 45 conversations, 65 bursts and 300 messages per test (about 15 follow-ups), 80-90 s each: sized so make
     # test stays under ten minutes on two cores; make soak runs the heavy profile.
     "fast": Profile(
         "fast",

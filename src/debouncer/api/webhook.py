@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
-from debouncer.adapters.secrets import Secrets
+from debouncer.adapters.secrets import SecretName, Secrets
 from debouncer.channels import Skip, generic, instagram, signatures, telegram, whatsapp
 from debouncer.config import Settings
 from debouncer.domain.errors import (
@@ -53,7 +53,7 @@ class Scopes(Protocol):
 
     def by_id(self, tenant_id: str, channel: str) -> Scope | None: ...
 
-    def every(self, channel: str) -> list[Scope]: ...
+    def every(self, channel: str, secret: SecretName) -> list[Scope]: ...
 
 
 # What one POST may add to one conversation's buffer item: each message's stored document plus its id in the
@@ -248,7 +248,9 @@ def build_app(
         query = {k: str(v) for k, v in (app.current_event.query_string_parameters or {}).items()}
         # The handshake names no account: the deployment's verify token, or any tenant's (its own Meta app's).
         refused: VerificationError | None = None
-        configured = [s for s in scopes.every(channel) if s.secrets.configured("meta_verify_token")]
+        configured = [
+            s for s in scopes.every(channel, "meta_verify_token") if s.secrets.configured("meta_verify_token")
+        ]
         for scope in configured or [scopes.default]:  # none configured: the deployment's, which says so (500)
             try:
                 challenge = signatures.verify_subscription(query, scope.secrets.get("meta_verify_token"))
