@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
+import pkgutil
 import sys
 
 from pydantic import ValidationError
@@ -136,13 +138,23 @@ def main(argv: list[str] | None = None) -> int:
         help="webhooks per second all files together may post; files start staggered to stay within it (default 6, "
         "what the local emulator takes on a small machine; raise it for a deployed stack)",
     )
+    _register_ops(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
     if args.command == "serve":
         return serve(args.host, args.port)
     if args.command == "replay":
         return replay(args)
-    return 2
+    status: int = args.run(args)
+    return status
+
+
+def _register_ops(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The operator commands, one module each in debouncer.ops (see its docstring)."""
+    import debouncer.ops
+
+    for module in sorted(info.name for info in pkgutil.iter_modules(debouncer.ops.__path__)):
+        importlib.import_module(f"debouncer.ops.{module}").register(commands)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ import json
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -17,6 +18,19 @@ from debouncer.local.runtime import LocalRuntime
 from debouncer.tenants import Tenant, settings_for
 
 log = logging.getLogger("debouncer.local")
+
+
+@dataclass(frozen=True)
+class LocalRequest:
+    """A request to a local-only route, read whole (bounded by MAX_READ)."""
+
+    path: str
+    query: str
+    body: bytes
+
+
+LocalResponse = tuple[int, dict[str, str], bytes]
+LocalRoute = Callable[[LocalRuntime, LocalRequest], LocalResponse]
 MAX_READ = 10 * 1024 * 1024  # API Gateway's own payload limit; our 256 KiB limit is enforced by the handler
 
 
@@ -55,16 +69,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         path, _, query = self.path.partition("?")
-        if path == "/local/outbox" and self.command == "GET":
-            self._send(200, {"Content-Type": "application/json"}, json.dumps(self.runtime.outbox.entries()).encode())
-            return
-        if path == "/local/settings" and self.command == "GET":
-            settings = json.dumps(local_settings(self.runtime.tenants)).encode()
-            self._send(200, {"Content-Type": "application/json"}, settings)
-            return
-        if path in ("/local/outbox", "/local/settings"):
+        route = LOCAL_ROUTES.get(path)
+        if route is not None and self.command not in route:
+            allowed = ", ".join(sorted(route))
             error = json.dumps({"error": f"method {self.command} is not allowed on {path}"}).encode()
-            self._send(405, {"Content-Type": "application/json", "Allow": "GET"}, error)
+            self._send(405, {"Content-Type": "application/json", "Allow": allowed}, error)
             return
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_READ:
@@ -74,28 +83,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(413, {"Content-Type": "application/json"}, error)
             return
         body = self.rfile.read(length) if length else b""
-        if path == "/local/ttl-sweep":
-            self._ttl_sweep(body)
+        if route is not None:
+            status, headers, payload = route[self.command](self.runtime, LocalRequest(path, query, body))
+            self._send(status, headers, payload)
             return
         headers = {k: v for k, v in self.headers.items()}
         status, response_headers, payload = self.runtime.http(
             self.command, path, body=body, headers=headers, query=query
         )
         self._send(status, response_headers, payload)
-
-    def _ttl_sweep(self, body: bytes) -> None:
-        """POST {"after_seconds": N}: delete what DynamoDB TTL would have deleted N seconds from now."""
-        json_type = {"Content-Type": "application/json"}
-        if self.command != "POST":
-            error = f"method {self.command} is not allowed on /local/ttl-sweep"
-            self._send(405, {**json_type, "Allow": "POST"}, json.dumps({"error": error}).encode())
-            return
-        after = _after_seconds(body)
-        if after is None:
-            error = 'the body must be a JSON object {"after_seconds": N} with N a non-negative number'
-            self._send(400, json_type, json.dumps({"error": error}).encode())
-            return
-        self._send(200, json_type, json.dumps({"deleted": self.runtime.ttl_sweep(after)}).encode())
 
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
@@ -110,6 +106,37 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug(format, *args)
+
+
+def _json(status: int, document: object, headers: dict[str, str] | None = None) -> LocalResponse:
+    return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(document).encode()
+
+
+def _outbox(runtime: LocalRuntime, request: LocalRequest) -> LocalResponse:
+    """Every reply the local outbox took (channels without credentials)."""
+    return _json(200, runtime.outbox.entries())
+
+
+def _settings(runtime: LocalRuntime, request: LocalRequest) -> LocalResponse:
+    """The running settings, per tenant (what `debouncer replay` checks its fixtures against)."""
+    return _json(200, local_settings(runtime.tenants))
+
+
+def _ttl_sweep(runtime: LocalRuntime, request: LocalRequest) -> LocalResponse:
+    """POST {"after_seconds": N}: delete what DynamoDB TTL would have deleted N seconds from now."""
+    after = _after_seconds(request.body)
+    if after is None:
+        return _json(400, {"error": 'the body must be a JSON object {"after_seconds": N} with N a non-negative number'})
+    return _json(200, {"deleted": runtime.ttl_sweep(after)})
+
+
+# The local-only routes: path -> method -> handler. They exist only in this server, never behind API Gateway;
+# a path listed here answers 405 (with Allow) for any other method.
+LOCAL_ROUTES: dict[str, dict[str, LocalRoute]] = {
+    "/local/outbox": {"GET": _outbox},
+    "/local/settings": {"GET": _settings},
+    "/local/ttl-sweep": {"POST": _ttl_sweep},
+}
 
 
 def _after_seconds(body: bytes) -> float | None:
