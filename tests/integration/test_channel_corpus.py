@@ -1,6 +1,6 @@
-"""Every payload shape the channels document (channels.md §1.3, §1.3b, §1.4, §2.3, §3.2, §4), posted correctly signed
-through the real webhook: all answered 200 (issue 18: a channel redelivers anything else, Meta for 7 days); chat
-input answered once, everything else never."""
+"""Every payload shape the channels document (channels.md §1.3, §1.3b, §1.4, §2.3, §3.2, §4, and every Update kind of
+the Bot API), posted correctly signed through the real webhook: all answered 200 (issue 18: a channel redelivers
+anything else, Meta for 7 days); chat input answered once, everything else never."""
 
 from __future__ import annotations
 
@@ -23,15 +23,27 @@ CHAT_INPUT = {
     "whatsapp_other_types": 3,  # interactive reply, location, document; the reaction is not a turn
     "whatsapp_button": 1,
     "whatsapp_interactive_degraded": 1,  # the user tapped something Meta could not pass on: a typed placeholder
+    # sticker, contacts, video, voice, order, Flows reply, text from an ad, forwarded text; request_welcome is not
+    "whatsapp_more_types": 8,
     "telegram_text_message": 1,
     "telegram_photo_album": 1,
     "telegram_group_message": 1,
+    "telegram_voice_message": 1,
     "instagram_text_dm": 1,
     "instagram_image_and_story_reply": 2,
     "instagram_postback": 1,
+    "instagram_quick_reply_share_and_mention": 4,  # quick reply, shared post, story mention, message from an ad
     "generic_text_message": 1,
 }
 CORPUS = [(channel, name) for channel, names in INBOUND.items() for name in names]
+# The optional fields of the Bot API's Update object (core.telegram.org/bots/api#update, Bot API 9.x).
+TELEGRAM_UPDATE_KINDS = {
+    *("message", "edited_message", "channel_post", "edited_channel_post", "business_connection", "business_message"),
+    *("edited_business_message", "deleted_business_messages", "message_reaction", "message_reaction_count"),
+    *("inline_query", "chosen_inline_result", "callback_query", "shipping_query", "pre_checkout_query"),
+    *("purchased_paid_media", "poll", "poll_answer", "my_chat_member", "chat_member", "chat_join_request"),
+    *("chat_boost", "removed_chat_boost"),
+}
 
 # The fixtures' user and chat ids, replaced by one unique id per fixture so each is a conversation of its own.
 USER_IDS = {
@@ -44,7 +56,10 @@ USER_IDS = {
 
 def test_the_corpus_covers_every_documented_kind() -> None:
     assert set(CHAT_INPUT) <= {name for _, name in CORPUS}
-    assert len(CORPUS) >= 39
+    # Telegram: every Update kind the Bot API documents (besides update_id), each in a fixture of its own.
+    telegram_kinds = {next(k for k in payloads.load(name) if k != "update_id") for c, name in CORPUS if c == "telegram"}
+    assert telegram_kinds >= TELEGRAM_UPDATE_KINDS
+    assert len(CORPUS) >= 62
 
 
 def _unique(channel: str, raw: bytes, n: int) -> tuple[bytes, list[str]]:

@@ -348,8 +348,8 @@ def _echo_to(recipient: Any) -> dict[str, Any]:
         (event(message_edit={"mid": "", "text": "fixed"}), "message_edit.mid: must be at least 1 characters"),
         (event(message_edit={"mid": "m1", "text": 5}), "message_edit.text: must be of type string"),
         (
-            event(message_edit={"mid": "m1", "text": "x", "num_edit": "1"}),
-            "message_edit.num_edit: must be of type integer",
+            event(message_edit={"mid": "m1", "text": "x", "num_edit": "one"}),
+            "message_edit.num_edit: must match ^[0-9]{1,6}$",
         ),
         (event(message_edit={"mid": "m1", "text": "x", "num_edit": -1}), "message_edit.num_edit: must be >= 0"),
         (event(message_edit="fixed"), "message_edit: must be of type object"),
@@ -374,3 +374,10 @@ def test_edit_over_the_model_cap_is_skipped_without_echoing_it() -> None:
 def test_echo_whose_key_cannot_be_stored_is_skipped() -> None:
     items, [reason] = skipped(notification(_echo_to("9" * 2100)))
     assert items == [] and reason == "$.entry[0].messaging[0]: instagram echo: conversation_key is over 2048 bytes"
+
+
+def test_num_edit_given_as_digits_as_in_metas_own_example_is_read() -> None:
+    # Meta's message_edits reference quotes it ("num_edit": "<INT>"): an edit is never lost over its type.
+    assert instagram.normalize(notification(event(message_edit={"mid": "m1", "text": "fixed", "num_edit": "2"}))) == [
+        change("m1", "edit", 1749416383201 + 2, text="fixed"),
+    ]

@@ -691,3 +691,39 @@ def test_an_echoes_body_that_is_not_the_envelope_fails_naming_the_field(
     with pytest.raises(InvalidPayloadError) as caught:
         whatsapp.normalize(payload)
     assert f"whatsapp payload: {where}:" in str(caught.value)
+
+
+# Issue 18: inside a signed envelope nothing is a 400 (Meta redelivers it for 7 days), and nothing a 500 either.
+
+
+@pytest.mark.parametrize("contacts", [None, {}, "x", 7])
+def test_contacts_that_are_no_list_cost_neither_the_envelope_nor_the_message(contacts: Any) -> None:
+    payload = with_messages(message("text", text={"body": "hi"}))
+    payload["entry"][0]["changes"][0]["value"]["contacts"] = contacts
+    [msg] = only_messages(whatsapp.normalize(payload))
+    assert (msg.sender_id, msg.text, msg.sender_name) == (USER, "hi", None)
+
+
+@pytest.mark.parametrize("kind", [{"x": 1}, ["text"]])
+def test_a_type_that_is_no_string_is_skipped_not_a_crash(kind: Any) -> None:
+    bad = message("text", text={"body": "?"}) | {"type": kind}
+    items, reasons = skipped(with_messages(bad, message("text", id="wamid.OK", text={"body": "hi"})))
+    assert [i.message_id for i in items] == ["wamid.OK"]
+    assert reasons == ["$.entry[0].changes[0].value.messages[0].type: must be of type string"]
+
+
+def test_an_interactive_reply_type_that_is_no_string_is_a_placeholder_not_a_crash() -> None:
+    items, reasons = skipped(with_messages(message("interactive", interactive={"type": {"x": 1}})))
+    [msg] = only_messages(items)
+    assert msg.render() == "[interactive]"
+    assert reasons == [
+        "$.entry[0].changes[0].value.messages[0].interactive.type: must be of type string; "
+        "kept as a [interactive] placeholder"
+    ]
+
+
+def test_documented_unsupported_and_its_pre_v13_name_unknown_are_not_chat_input() -> None:
+    errors = [{"code": 131051, "title": "Message type unknown", "message": "Message type unknown"}]
+    unsupported = message("unsupported", errors=errors, unsupported={"type": "poll_update"})
+    unknown = message("unknown", id="wamid.OLD", errors=errors)
+    assert skipped(with_messages(unsupported, unknown)) == ([], [])

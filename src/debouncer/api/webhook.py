@@ -7,7 +7,7 @@ import binascii
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -99,6 +99,11 @@ def _allowed(channel: str) -> tuple[str, ...]:
 
 def _method_not_allowed(path: str, message: str) -> Response[str]:
     return _error(405, message, headers={"Allow": ", ".join(ALLOWED_METHODS[path])})
+
+
+def _unknown_channel(channel: str, known: Iterable[str]) -> Response[str]:
+    # Whatever the method: a path that names no channel of ours has no methods to list, but the channels do.
+    return _error(404, f"unknown channel '{channel}'; the channels are {', '.join(known)}")
 
 
 def body_too_large(size: int, limit: int) -> str:
@@ -242,7 +247,7 @@ def build_app(
     @app.get("/webhook/<channel>")
     def verify(channel: str) -> Response[str]:
         if channel not in receivers:
-            return _error(404, f"unknown channel '{channel}'")
+            return _unknown_channel(channel, receivers)
         if "GET" not in _allowed(channel):
             return _method_not_allowed(f"/webhook/{channel}", f"GET is not supported for channel '{channel}'")
         query = {k: str(v) for k, v in (app.current_event.query_string_parameters or {}).items()}
@@ -264,7 +269,7 @@ def build_app(
     def receive(channel: str) -> dict[str, Any] | Response[str]:
         receiver = receivers.get(channel)
         if receiver is None:
-            return _error(404, f"unknown channel '{channel}'")
+            return _unknown_channel(channel, receivers)
         return accept(channel, receiver)
 
     @app.post("/webhook/telegram/<tenant_id>")
@@ -326,7 +331,7 @@ def build_app(
         # channel we do not serve is unknown whatever the method.
         method, path = app.current_event.http_method, app.current_event.path
         if (match := _CHANNEL_PATH.fullmatch(path)) is not None and match["channel"] not in receivers:
-            return _error(404, f"unknown channel '{match['channel']}'")
+            return _unknown_channel(match["channel"], receivers)
         if _TELEGRAM_TENANT_PATH.fullmatch(path):
             if method == "POST":  # a tenant id the route's pattern cannot even name
                 return _error(404, f"no Telegram tenant '{path.rsplit('/', 1)[1]}'")

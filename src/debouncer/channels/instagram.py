@@ -59,7 +59,8 @@ def _read(account_id: str, event: dict[str, Any]) -> Inbound | None:
     if ours:
         return None  # our account's own postbacks and edits: not the person's, and not a new message to them
     if (edit := event.get("message_edit")) is not None:
-        return _change(account_id, event, edit["mid"], "edit", text=edit["text"], num_edit=edit.get("num_edit", 0))
+        num_edit = int(edit.get("num_edit", 0))  # an integer, or its digits (schema: $defs/messageEdit)
+        return _change(account_id, event, edit["mid"], "edit", text=edit["text"], num_edit=num_edit)
     return _from_postback(account_id, event, event["postback"])
 
 

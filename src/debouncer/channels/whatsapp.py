@@ -13,8 +13,9 @@ from debouncer.domain.models import BusinessEcho, Inbound, InboundMessage, Media
 CHANNEL: Final = "whatsapp"
 
 # Not user turns (channels.md §1.3b, §4): a reaction annotates an earlier message, `system` is a number or identity
-# change, `unsupported` carries no content, and `request_welcome` is the user opening the chat for the first time.
-IGNORED_TYPES = frozenset({"reaction", "system", "unsupported", "request_welcome"})
+# change, `unsupported` carries no content (`unknown` is its name before Graph API v13), and `request_welcome` is the
+# user opening the chat for the first time.
+IGNORED_TYPES = frozenset({"reaction", "system", "unsupported", "unknown", "request_welcome"})
 # Interactive replies that are not chat input: the user answering a request to call them.
 IGNORED_INTERACTIVE = frozenset({"call_permission_reply"})
 # Message types that change an earlier message rather than add one: an edit, and a revoke (deleted for everyone).
@@ -40,7 +41,9 @@ def normalize(payload: dict[str, Any], *, on_skip: Skip = ignore) -> list[Inboun
                 continue
             value = change["value"]
             account_id = value["metadata"]["phone_number_id"]
-            contacts = [contact for contact in value.get("contacts", []) if isinstance(contact, dict)]
+            # Read defensively, for names and business-scoped ids only: never a reason to refuse the messages.
+            listed = value.get("contacts")
+            contacts = [contact for contact in listed if isinstance(contact, dict)] if isinstance(listed, list) else []
             where = f"$.entry[{e}].changes[{c}].value"
             out += READERS[change["field"]](account_id, contacts, value, where, on_skip)
     return out
@@ -97,11 +100,13 @@ READERS: Final[dict[str, Reader]] = {"messages": _messages, "smb_message_echoes"
 def _ignored(msg: Any) -> bool:
     if not isinstance(msg, dict):
         return False  # not a message at all: reported by the schema check
+    # A type that is no string is no hashable set member either: left to the schema check, which reports it.
     kind = msg.get("type")
-    if kind in IGNORED_TYPES:
+    if isinstance(kind, str) and kind in IGNORED_TYPES:
         return True
     interactive = msg.get("interactive")
-    return kind == "interactive" and isinstance(interactive, dict) and interactive.get("type") in IGNORED_INTERACTIVE
+    reply = interactive.get("type") if kind == "interactive" and isinstance(interactive, dict) else None
+    return isinstance(reply, str) and reply in IGNORED_INTERACTIVE
 
 
 def _message(
