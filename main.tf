@@ -58,6 +58,12 @@ locals {
   region     = data.aws_region.current.region
   partition  = data.aws_partition.current.partition
   dns_suffix = data.aws_partition.current.dns_suffix
+  # The AWS Management Console of each partition that has a public one (the dashboard_url output).
+  console_hosts = {
+    aws          = "${local.region}.console.aws.amazon.com"
+    "aws-cn"     = "console.amazonaws.cn"
+    "aws-us-gov" = "console.amazonaws-us-gov.com"
+  }
 
   names = {
     table             = "${var.name_prefix}-conversations"
@@ -480,4 +486,23 @@ module "alarms" {
   # transient retries); what reaches the user, or fails to, shows on the DLQ and execution alarms above.
   lambda_function_names = { post_message = module.lambda["post_message"].function_name }
   alarm_sns_topic_arn   = var.alarm_sns_topic_arn
+}
+
+# What operators look at: the alarms' states, the product's metrics and the AWS services' (modules/dashboard). The
+# product's namespace and service are the very values the functions publish under.
+module "dashboard" {
+  source = "./modules/dashboard"
+  count  = var.create_dashboard ? 1 : 0
+
+  # Dashboard names are global to the account: the Region in the name lets one name_prefix deploy to several.
+  dashboard_name         = "${var.name_prefix}-${local.region}"
+  region                 = local.region
+  metrics_namespace      = local.common_environment.POWERTOOLS_METRICS_NAMESPACE
+  service_name           = local.common_environment.POWERTOOLS_SERVICE_NAME
+  function_names         = { for k, m in module.lambda : k => m.function_name }
+  state_machine_arn      = local.state_machine_arn
+  dead_letter_queue_name = module.queue.queue_name
+  api_id                 = module.api_gateway.api_id
+  # Built from the names, as the state machine's ARN is: known at plan, so `terraform plan` shows the whole body.
+  alarm_arns = [for name in module.alarms.alarm_names : "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${name}"]
 }

@@ -107,3 +107,11 @@ output "alarm_names" {
   description = "Names of the CloudWatch alarms."
   value       = module.alarms.alarm_names
 }
+
+output "dashboard_url" {
+  description = "CloudWatch console URL of the dashboard (alarms, the product's metrics, the AWS services'), in its partition's console; null with create_dashboard = false or in a partition without a public console."
+  value = one([
+    for d in module.dashboard : "https://${local.console_hosts[local.partition]}/cloudwatch/home?region=${local.region}#dashboards/dashboard/${d.dashboard_name}"
+    if contains(keys(local.console_hosts), local.partition)
+  ])
+}

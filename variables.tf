@@ -796,3 +796,15 @@ variable "alarm_sns_topic_arn" {
     error_message = "alarm_sns_topic_arn must be null or an SNS topic ARN."
   }
 }
+
+variable "create_dashboard" {
+  description = "Create the CloudWatch dashboard (alarms, the product's metrics, the AWS services'; the dashboard_url output). Beyond an account's first three dashboards, each costs a monthly fee: false creates none."
+  type        = bool
+  default     = true
+  nullable    = false
+
+  validation {
+    condition     = var.create_dashboard != null
+    error_message = "create_dashboard must be true or false."
+  }
+}

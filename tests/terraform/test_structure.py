@@ -14,7 +14,16 @@ from hcl2.utils import SerializationOptions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODULES_DIR = REPO_ROOT / "modules"
-MODULES = ["alarms", "api_gateway", "dynamodb", "lambda_function", "media_bucket", "queue", "step_functions"]
+MODULES = [
+    "alarms",
+    "api_gateway",
+    "dashboard",
+    "dynamodb",
+    "lambda_function",
+    "media_bucket",
+    "queue",
+    "step_functions",
+]
 MODULE_FILES = ["main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"]
 ASL_FILE = REPO_ROOT / "statemachines" / "debounce.asl.json"
 TABLE_SCHEMA_FILE = REPO_ROOT / "schemas" / "dynamodb-table.json"

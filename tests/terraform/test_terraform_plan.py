@@ -7,6 +7,7 @@ Terraform accepts but the code rejects (or a setting the code needs and Terrafor
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -35,12 +36,14 @@ def express_edge_max_wait() -> int:
 
 VARIABLE_SETS: dict[str, dict[str, Any]] = {
     "defaults": {},
-    # Also the conversation settings' other ends (issue 13): answers never superseded, no pause on a human's echo.
+    # Also the conversation settings' other ends (issue 13): answers never superseded, no pause on a human's echo; and
+    # no dashboard (issue 15).
     "standard_600": {
         "workflow_type": "STANDARD",
         "max_wait_seconds": 600,
         "supersede_stale_answers": False,
         "handoff_seconds": 0,
+        "create_dashboard": False,
     },
     "express_edge": {"workflow_type": "EXPRESS", "max_wait_seconds": express_edge_max_wait()},
     "openai_kms": {
@@ -508,7 +511,8 @@ POST_MESSAGE_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:chat-debounce
 INTEGRATION_ID = "abc1234"
 
 # A plan with the ids AWS assigns at apply given at plan (terraform test's override_resource, Terraform >= 1.11), so
-# the admin API's wiring and its policy show in full: route targets, the integration's function, the route ARNs.
+# the admin API's wiring and its policy show in full: route targets, the integration's function, the route ARNs; and
+# so does the dashboard's body, which graphs the API by its id.
 KNOWN_IDS_TEST = f"""
 run "admin_api" {{
   command = plan
@@ -517,6 +521,7 @@ run "admin_api" {{
     target          = module.api_gateway.aws_apigatewayv2_api.this
     override_during = plan
     values = {{
+      id            = "{API_ID}"
       execution_arn = "{EXECUTION_ARN}"
       api_endpoint  = "{API_ENDPOINT}"
     }}
@@ -541,8 +546,19 @@ run "admin_api" {{
 """
 
 
+_known_ids_plans: list[dict[str, Any]] = []
+
+
 def _plan_with_known_ids(workspace: Any, tmp_path: Path) -> dict[str, Any]:
-    """`terraform test -verbose` of KNOWN_IDS_TEST in a clone of the workspace: the plan of its one run."""
+    """`terraform test -verbose` of KNOWN_IDS_TEST in a clone of the workspace: the plan of its one run (once per
+    session)."""
+    if not _known_ids_plans:
+        _known_ids_plans.append(_run_known_ids_test(workspace, tmp_path))
+    return _known_ids_plans[0]
+
+
+def _run_known_ids_test(workspace: Any, tmp_path: Path) -> dict[str, Any]:
+    """Run KNOWN_IDS_TEST and return its plan."""
     clone = workspace.clone(tmp_path / "known-ids")
     (clone.root / "tests").mkdir()
     (clone.root / "tests" / "admin_api.tftest.hcl").write_text(KNOWN_IDS_TEST)
@@ -801,3 +817,148 @@ def test_a_tenants_window_must_fit_the_deployments_rules(tf_workspace: Any) -> N
     assert "more than the limit of 300 s" in said
     assert 'tenant "fits"' not in said
     assert 'tenant "patient": max_wait_seconds 60 < debounce_seconds 61' in said, said[-4000:]
+
+
+# --- the dashboard (issue 15) --------------------------------------------------------------------------------------
+
+# The product's metrics, by function: the one list of them (the code publishes them; the dashboard must graph each).
+METRICS_CONTRACT: dict[str, Any] = json.loads((REPO_ROOT / "schemas" / "metrics.json").read_text())
+_SEARCH = re.compile(r"SEARCH\('(?P<query>[^']*)', '(?P<stat>[^']+)', (?P<period>\d+)\)")
+
+
+def contract_statistics() -> set[tuple[str, str]]:
+    """(metric, statistic) of every product metric and each statistic the contract wants graphed."""
+    return {
+        (name, stat)
+        for function in METRICS_CONTRACT["functions"].values()
+        for name, metric in function["metrics"].items()
+        for stat in metric["statistics"]
+    }
+
+
+def graphed_searches(body: dict[str, Any]) -> set[tuple[str, str]]:
+    """(search query, statistic) of every SEARCH in the dashboard's metric widgets."""
+    return {
+        (found["query"], found["stat"])
+        for widget in body["widgets"]
+        if widget["type"] == "metric"
+        for entry in widget["properties"]["metrics"]
+        if isinstance(entry[0], dict)
+        for found in _SEARCH.finditer(entry[0]["expression"])
+    }
+
+
+def product_scope(environment: dict[str, str]) -> str:
+    """The search terms of the metrics a function publishes: its namespace and its Powertools service dimension."""
+    namespace, service = environment["POWERTOOLS_METRICS_NAMESPACE"], environment["POWERTOOLS_SERVICE_NAME"]
+    return f'Namespace="{namespace}" service="{service}"'
+
+
+def ungraphed(body: dict[str, Any], scope: str) -> set[tuple[str, str]]:
+    """The contract's (metric, statistic) pairs no search of the dashboard graphs within `scope`, whatever the metric's
+    dimensions (no metric schema in braces)."""
+    searches = graphed_searches(body)
+    return {(m, stat) for m, stat in contract_statistics() if (f'{scope} MetricName="{m}"', stat) not in searches}
+
+
+def graphed_metrics(body: dict[str, Any]) -> set[tuple[str, str, str, str]]:
+    """(namespace, metric, dimensions as name=value joined by commas, statistic) of every metric named explicitly."""
+    return {
+        (
+            entry[0],
+            entry[1],
+            ",".join(f"{k}={v}" for k, v in zip(entry[2:-1:2], entry[3:-1:2], strict=True)),
+            entry[-1]["stat"],
+        )
+        for widget in body["widgets"]
+        if widget["type"] == "metric"
+        for entry in widget["properties"]["metrics"]
+        if isinstance(entry[0], str)
+    }
+
+
+def test_the_dashboard_graphs_every_product_metric_the_aws_signals_and_the_alarms(
+    tf_workspace: Any, tmp_path: Path
+) -> None:
+    """With the API's id known (the body is known at plan then): every metric of schemas/metrics.json with each of its
+    statistics, searched by namespace and service (post_message's carry a channel too), and no other; the DLQ, the
+    executions, each function's Lambda metrics and the HTTP API's, by their dimensions; every alarm, by its ARN; every
+    graph in the deployment's Region, on the 24-column grid, none over another."""
+    plan = _plan_with_known_ids(tf_workspace, tmp_path)
+    [dashboard] = _resources(plan, "aws_cloudwatch_dashboard").values()
+    body = json.loads(dashboard["dashboard_body"])
+
+    # Searched where the functions publish: each function's own namespace and service.
+    [scope] = {product_scope(planned_environment(plan, f)) for f in FUNCTIONS}
+    assert scope == 'Namespace="ChatDebouncer" service="chat-debouncer"'
+    assert ungraphed(body, scope) == set()
+    assert {query for query, _ in graphed_searches(body)} == {
+        f'{scope} MetricName="{m}"' for m, _ in contract_statistics()
+    }
+    functions = [f"chat-debouncer-{f.replace('_', '-')}" for f in FUNCTIONS]
+    state_machine = f"arn:aws:states:{REGION}:123456789012:stateMachine:chat-debouncer-debounce"
+    assert graphed_metrics(body) >= {
+        ("AWS/SQS", "NumberOfMessagesSent", "QueueName=chat-debouncer-dlq", "Sum"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName=chat-debouncer-dlq", "Maximum"),
+        *{
+            ("AWS/States", m, f"StateMachineArn={state_machine}", "Sum")
+            for m in ("ExecutionsStarted", "ExecutionsFailed", "ExecutionsTimedOut")
+        },
+        *{
+            ("AWS/Lambda", m, f"FunctionName={f}", "Sum")
+            for m in ("Invocations", "Errors", "Throttles")
+            for f in functions
+        },
+        *{("AWS/Lambda", "Duration", f"FunctionName={f}", "p95") for f in functions},
+        *{("AWS/ApiGateway", m, f"ApiId={API_ID}", "Sum") for m in ("4xx", "5xx")},
+        ("AWS/ApiGateway", "Latency", f"ApiId={API_ID}", "p95"),
+    }
+
+    [alarm_widget] = [w for w in body["widgets"] if w["type"] == "alarm"]
+    alarm_names = sorted(a["alarm_name"] for a in _resources(plan, "aws_cloudwatch_metric_alarm").values())
+    assert sorted(alarm_widget["properties"]["alarms"]) == [
+        f"arn:aws:cloudwatch:{REGION}:123456789012:alarm:{name}" for name in alarm_names
+    ]
+
+    assert {w["properties"]["region"] for w in body["widgets"] if w["type"] == "metric"} == {REGION}
+    cells = [
+        (w["x"] + dx, w["y"] + dy) for w in body["widgets"] for dx in range(w["width"]) for dy in range(w["height"])
+    ]
+    assert len(cells) == len(set(cells)) and all(x < 24 for x, _ in cells)
+
+
+def test_the_dashboard_is_per_region_optional_and_opened_from_its_partitions_console(tf_workspace: Any) -> None:
+    """Dashboard names are global to the account: the name carries the Region. dashboard_url opens it in the
+    partition's console (aws-cn's differs); create_dashboard = false creates none, and the URL is null."""
+    plans = {
+        f"{REGION}.console.aws.amazon.com": (REGION, _plan(tf_workspace, "defaults")),
+        "console.amazonaws.cn": ("cn-north-1", _plan_with(tf_workspace, "china", {"aws_region": "cn-north-1"})),
+    }
+    for host, (region, plan) in plans.items():
+        [dashboard] = _resources(plan, "aws_cloudwatch_dashboard").values()
+        assert dashboard["dashboard_name"] == f"chat-debouncer-{region}"
+        assert plan["output_changes"]["dashboard_url"]["after"] == (
+            f"https://{host}/cloudwatch/home?region={region}#dashboards/dashboard/chat-debouncer-{region}"
+        )
+    without = _plan(tf_workspace, "standard_600")
+    assert not _resources(without, "aws_cloudwatch_dashboard")
+    assert without["output_changes"]["dashboard_url"]["after"] is None
+
+
+def test_the_dashboard_check_finds_an_ungraphed_metric_and_one_searched_by_its_dimensions() -> None:
+    """The coverage check is not vacuous: a body graphing one metric misses all the others, and a search pinned to a
+    dimension set (a metric schema in braces) does not count."""
+    graphed = ("MessagesAccepted", "Sum")
+    scope = 'Namespace="ChatDebouncer" service="chat-debouncer"'
+    searches = [f"SEARCH('{scope} MetricName=\"{graphed[0]}\"', 'Sum', 300)"]
+    searches.append("SUM(SEARCH('{ChatDebouncer,service} MetricName=\"Handoffs\"', 'Sum', 300))")
+    body = {
+        "widgets": [
+            {
+                "type": "metric",
+                "properties": {"metrics": [[{"expression": e, "id": f"e{i}"}] for i, e in enumerate(searches)]},
+            }
+        ]
+    }
+    assert ungraphed(body, scope) == contract_statistics() - {graphed}
+    assert ("Handoffs", "Sum") in ungraphed(body, scope)
