@@ -4,6 +4,7 @@ import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from debouncer.domain.errors import PermanentError
@@ -38,11 +39,22 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # Claimed, then the AI failed for good with no fallback configured: the burst is dead-lettered.
         counters.count("BurstsClaimed")
         counters.count("AIFailures")
+        counters.count("DeadLettered")
         raise
     else:
-        counters.count("BurstsClaimed", int(result["claimed"]))
-        counters.count("AIFailures", int(result["ai_failed"]))
+        _count(result)
     finally:
         counters.publish()
     logger.info("burst processed", claimed=result["claimed"], ai_failed=result["ai_failed"])
     return result
+
+
+def _count(result: dict[str, Any]) -> None:
+    counters.count("BurstsClaimed", int(result["claimed"]))
+    counters.count("AIFailures", int(result["ai_failed"]))
+    if result["claimed"]:
+        counters.record("BurstSize", MetricUnit.Count, result["messages"])
+        counters.count("MediaItems", result["media_items"])
+        counters.count("FlushesMaxWait", int(result["claimed_at_max_wait"]))
+        if result["ai_latency_ms"] is not None:
+            counters.record("AILatency", MetricUnit.Milliseconds, result["ai_latency_ms"])

@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from debouncer.domain.errors import PermanentError, ReplyLeaseHeldError
@@ -37,14 +38,19 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             ai_failed=ai_failed,
         )
         counters.count("RepliesDelivered", int(result["delivered"]))
+        counters.count("Supersedes", int(result["superseded"]))
+        if result["lateness_seconds"] is not None:
+            counters.record("ReplyLateness", MetricUnit.Seconds, result["lateness_seconds"])
     except ReplyLeaseHeldError:
         raise  # another run of this burst is sending: not a failure, the state machine calls again
     except Exception as error:
         # A failed AI's fallback ends in PermanentError once sent, to dead-letter the burst: AIFailures counted it.
         if not (ai_failed and isinstance(error, PermanentError)):
             counters.count("ReplyFailures")
+        if isinstance(error, PermanentError):
+            counters.count("DeadLettered")
         raise
     finally:
         counters.publish()
     logger.info("reply done", delivered=result["delivered"])
-    return result
+    return {"delivered": result["delivered"]}  # the rest was for the metrics

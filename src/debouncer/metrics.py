@@ -25,7 +25,11 @@ class Counters:
     def count(self, name: str, value: int = 1) -> None:
         """Add `value` to the counter `name`; nothing is recorded for zero, so quiet invocations print nothing."""
         if value:
-            self._provider.add_metric(name=name, unit=MetricUnit.Count, value=value)
+            self.record(name, MetricUnit.Count, value)
+
+    def record(self, name: str, unit: MetricUnit, value: float) -> None:
+        """One datum of `name` in `unit` (a latency, a size), zero included: a zero latency is a measurement."""
+        self._provider.add_metric(name=name, unit=unit, value=value)
 
     def dimension(self, name: str, value: str) -> None:
         """A dimension of this invocation's counts (e.g. the channel); cleared by `publish`."""

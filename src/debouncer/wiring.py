@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import boto3
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -29,6 +29,9 @@ from debouncer.usecases.ingest import Ingest
 from debouncer.usecases.processing import Processor
 from debouncer.usecases.replying import Replier
 from debouncer.workflow import reply_lease_seconds
+
+if TYPE_CHECKING:
+    from debouncer.usecases.redrive import Redrive
 
 # Fail fast and let Step Functions (or the channel's redelivery) do the retrying, with backoff we can see.
 # total_max_attempts counts calls (botocore's max_attempts counts retries after the first): 3 calls at most.
@@ -279,4 +282,29 @@ def build_replier(settings: Settings | None = None, secrets: Secrets | None = No
         build_store(settings, dynamodb),
         build_senders(settings, secrets),
         supersede=settings.supersede_stale_answers,
+    )
+
+
+def build_redrive(
+    *,
+    dynamodb: Any,
+    sqs: Any,
+    stepfunctions: Any,
+    table_name: str,
+    queue_url: str,
+    state_machine_arn: str,
+    workflow_type: str | None = None,
+    receive_wait_seconds: int = 1,
+) -> Redrive:
+    """`debouncer redrive` over a deployment's (or the local runtime's) table, DLQ and state machine; the workflow
+    type is read from the state machine when not given. Imported here: no Lambda function needs any of it."""
+    from debouncer.adapters.dead_letters import SqsDeadLetters
+    from debouncer.usecases.redrive import Redrive
+
+    # A redrive reads turns and reopens them: of the store's settings only the table's name matters to those calls.
+    store = build_store(Settings.model_construct(table_name=table_name), dynamodb)
+    return Redrive(
+        SqsDeadLetters(sqs, queue_url, wait_seconds=receive_wait_seconds),
+        store,
+        StepFunctionsTimer(stepfunctions, state_machine_arn, workflow_type),
     )

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from decimal import Decimal
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from debouncer.domain.burst import cap_deadline, concatenate, epoch_of, first_burst, iso_second, ordered, quiet_deadline
@@ -28,9 +32,14 @@ MEDIA_LIMIT = 8 * 1024
 # The rest of a turn: keys (a conversation key is up to 2,048 bytes), attribute names, the claimer's execution ARN,
 # numbers, the reply lease, and DynamoDB's byte of overhead per list element.
 TURN_OVERHEAD = 16 * 1024
+# The decision log `debouncer explain` reads (debouncer.domain.timeline): each message's arrival time (a number of at
+# most 11 bytes in a list, per message: a message takes at least 130 bytes, so at most ~2,100 of them fit) and the
+# first MAX_RECORDED_EDITS edits' times on the turn.
+DECISIONS_RESERVE = 40 * 1024
+MAX_RECORDED_EDITS = 100
 # What the buffer's messages may take, as size_bytes counts them (document and id): above max_buffer_bytes' ceiling
 # (256 KiB), so a burst flushes on size before it is full; a message that does not fit waits for the next burst.
-BUFFER_LIMIT = ITEM_LIMIT - ANSWER_LIMIT - 2 * REASON_LIMIT - MEDIA_LIMIT - TURN_OVERHEAD
+BUFFER_LIMIT = ITEM_LIMIT - ANSWER_LIMIT - 2 * REASON_LIMIT - MEDIA_LIMIT - TURN_OVERHEAD - DECISIONS_RESERVE
 # At most this many pages of turns are read for one history (each of 2 x ai_history_turns turns).
 HISTORY_PAGES = 5
 # A transaction holds at most 100 items: the buffer update, the turn, the directory entry, the superseded turn, and up
@@ -69,6 +78,7 @@ NAMES = {
     "#last": "last_turn",
     "#paused": "paused_until",
     "#replying": "replying_until",
+    "#arrivals": "arrivals",
 }
 # A pending edit of a waiting message is its own top-level attribute (a nested map path would need the map to exist
 # first): "edit:<message id>" = {text, at}. The claim applies and removes them.
@@ -162,8 +172,11 @@ class DynamoDbStore:
         history_ttl_seconds: int,
         dedupe_ttl_seconds: int,
         reply_lease_seconds: int,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
+        # For the times of writes whose callers pass none (the answer, the media): kept for debouncer explain.
+        self._clock = clock
         # Longer than one reply attempt (debouncer.workflow.reply_lease_seconds): Express's time limit counts its wait.
         self._reply_lease = reply_lease_seconds
         self._table = table_name
@@ -193,7 +206,7 @@ class DynamoDbStore:
                     "#version = if_not_exists(#version, :zero) + :one, "
                     "#burst = if_not_exists(#burst, :first), "
                     "#quiet = :quiet, #cap = if_not_exists(#cap, :cap), #opened = if_not_exists(#opened, :opened), "
-                    "#expires = :expires "
+                    "#expires = :expires, #arrivals = list_append(if_not_exists(#arrivals, :empty), :arrival) "
                     "ADD #ids :id_set, #count :one, #bytes :size"
                 ),
                 ConditionExpression=(
@@ -205,7 +218,7 @@ class DynamoDbStore:
                     k: NAMES[k]
                     for k in (
                         *("#messages", "#version", "#burst", "#quiet", "#cap", "#opened", "#expires", "#ids"),
-                        *("#count", "#bytes"),
+                        *("#count", "#bytes", "#arrivals"),
                     )
                 },
                 ExpressionAttributeValues={
@@ -220,6 +233,9 @@ class DynamoDbStore:
                     # Exact, not whole seconds: the burst's first look (its quiet deadline) is computed from it.
                     ":opened": _n(now),
                     ":expires": _n(int(now) + self._buffer_ttl),
+                    # When it arrived, in the list parallel to #messages (debouncer explain; no extra write).
+                    # To the microsecond: the quiet deadline it set is rounded up to the second from the exact time.
+                    ":arrival": {"L": [_n(round(now, 6))]},
                     ":id_set": {"SS": [message.message_id]},
                     ":id": _s(message.message_id),
                     ":size": _n(size),
@@ -310,6 +326,8 @@ class DynamoDbStore:
                 or not item.get("messages", {}).get("L")
             ):
                 turn = self.load_turn(conversation_key, burst)
+                if turn is not None and turn.claimed_by != claimer and _redriven_to(turn, claimer):
+                    turn = self._adopt(turn, claimer)
                 # A retry of the execution that claimed (a crash after the claim) carries on with its turn.
                 return turn if turn is not None and turn.claimed_by == claimer else None
             turn = self._try_claim(conversation_key, burst, claimer, now, item, supersede)
@@ -390,9 +408,10 @@ class DynamoDbStore:
             "burst": _n(claimed.burst),
             "messages": {"L": [_s(m.document) for m in claimed.keep]},
             "claimed_by": _s(claimed.claimer),
-            "claimed_at": _n(int(now)),
+            "claimed_at": _n(round(now, 3)),
             "parts_sent": _n(0),
             "expires_at": _n(int(now) + self._history_ttl),
+            **self._decisions(now, item, claimed),
         }
         if claimed.cap is not None:
             turn["cap_deadline"] = _s(claimed.cap)
@@ -408,6 +427,48 @@ class DynamoDbStore:
             # (Or every one was a late redelivery of a message answered before: nothing new to say.)
             turn["withheld_reason"] = _s("paused" if held else "deleted" if deleted else "duplicates")
         return turn
+
+    def _decisions(self, now: float, item: dict[str, Any], claimed: _Claim) -> dict[str, Any]:
+        """What the claim knows of how the burst came to be claimed, for debouncer explain: when each message and
+        edit arrived, why it was claimed now, and when it was ideally due (min(last arrival + debounce, cap))."""
+        arrived = dict(
+            zip(
+                # The ids only (the documents were validated when read for the claim).
+                [json.loads(v["S"])["message_id"] for v in item.get("messages", {}).get("L", [])],
+                [float(v["N"]) for v in item.get("arrivals", {}).get("L", [])],
+                strict=False,
+            )
+        )
+        # When the person edited (the channel's clock: a redelivered edit writes the same edit again).
+        edits = [
+            {"M": {"id": _s(name.removeprefix(EDIT_PREFIX)), "at": _n(int(value["M"]["at"]["N"]) / 1000)}}
+            for name, value in item.items()
+            if name.startswith(EDIT_PREFIX)
+        ]
+        quiet = item.get("quiet_deadline", {}).get("S")
+        if claimed.claimer.endswith("-flush"):
+            reason = "flush"  # an early flush's execution (debouncer.domain.burst.execution_name)
+        elif quiet is not None and epoch_of(quiet) > now and claimed.cap is not None and epoch_of(claimed.cap) <= now:
+            reason = "max_wait"  # still writing, but the oldest message waited as long as it may
+        else:
+            reason = "quiet"
+        decisions: dict[str, Any] = {
+            # Parallel to the turn's messages; 0 for a message written before arrival times were recorded.
+            "arrivals": {"L": [_n(arrived.get(m.message_id, 0)) for m in claimed.keep]},
+            "claim_reason": _s(reason),
+            "debounce_seconds": _n(self._debounce),
+        }
+        if edits:
+            decisions["edits"] = {"L": edits[:MAX_RECORDED_EDITS]}
+        if quiet is not None:
+            decisions["quiet_deadline"] = _s(quiet)
+        last = max([*arrived.values(), *(float(e["M"]["at"]["N"]) for e in edits)], default=0.0)
+        if last:
+            ideal = last + self._debounce
+            if claimed.cap is not None:
+                ideal = min(ideal, epoch_of(claimed.cap))
+            decisions["ideal_at"] = _n(round(ideal, 3))
+        return decisions
 
     def _claim_items(
         self, conversation_key: str, now: float, item: dict[str, Any], claimed: _Claim, turn: dict[str, Any]
@@ -429,11 +490,13 @@ class DynamoDbStore:
                 "#held",
                 "#carried",
                 "#last",
+                "#arrivals",
             )
         }
         names.update({f"#edit{i}": name for i, name in enumerate(edits)})
         removed = ", ".join(
             ["#messages", "#ids", "#count", "#bytes", "#quiet", "#cap", "#opened", "#deleted", "#held", "#carried"]
+            + ["#arrivals"]
             + [f"#edit{i}" for i in range(len(edits))]
         )
         items: list[dict[str, Any]] = [
@@ -553,13 +616,15 @@ class DynamoDbStore:
         BUFFER_LIMIT) and everything recorded later, the turn stays one item.
         `ai_failure`: why the AI failed, when the answer is the fallback message (reported once: report_ai_failure).
         """
-        values = {":answer": _s(_cut(answer, ANSWER_LIMIT))}
+        # answered_at: when the AI's answer (or the fallback) came, for debouncer explain's AI latency.
+        values = {":answer": _s(_cut(answer, ANSWER_LIMIT)), ":at": _n(round(self._clock(), 3))}
         if ai_failure is not None:
             values[":ai_failure"] = _s(_cut(ai_failure, REASON_LIMIT))
         self._settle(
             conversation_key,
             burst,
-            "SET answer = :answer" + (", ai_failure = :ai_failure" if ai_failure is not None else ""),
+            "SET answer = :answer, answered_at = :at"
+            + (", ai_failure = :ai_failure" if ai_failure is not None else ""),
             "attribute_exists(pk) AND attribute_not_exists(answer) AND attribute_not_exists(failed_at)",
             values,
             "record answer",
@@ -574,9 +639,9 @@ class DynamoDbStore:
         self._settle(
             conversation_key,
             burst,
-            "SET media = :media",
+            "SET media = :media, media_at = :at",
             "attribute_exists(pk) AND attribute_not_exists(media)",
-            {":media": _s(document)},
+            {":media": _s(document), ":at": _n(round(self._clock(), 3))},
             "record media",
         )
 
@@ -590,7 +655,8 @@ class DynamoDbStore:
                 # A superseded or withheld turn is not this burst's last word: nothing to dead-letter.
                 "attribute_exists(pk) AND attribute_not_exists(answer) AND attribute_not_exists(failed_at) AND "
                 + NOT_REPLACED,
-                {":now": _n(int(now)), ":reason": _s(_cut(reason, REASON_LIMIT))},
+                # To the millisecond: debouncer explain tells the AI's latency from it.
+                {":now": _n(round(now, 3)), ":reason": _s(_cut(reason, REASON_LIMIT))},
                 "record AI failure",
             )
             is not None
@@ -603,7 +669,7 @@ class DynamoDbStore:
             burst,
             "SET failed_at = :now, failure = :reason REMOVE reply_lease",
             "reply_lease = :token",
-            {":now": _n(int(now)), ":reason": _s(_cut(reason, REASON_LIMIT)), ":token": _s(token)},
+            {":now": _n(round(now, 3)), ":reason": _s(_cut(reason, REASON_LIMIT)), ":token": _s(token)},
             "record reply failure",
         )
 
@@ -657,6 +723,73 @@ class DynamoDbStore:
         if item is None:
             return None
         return self._turn(conversation_key, item) if with_carried else _turn(conversation_key, item)
+
+    # RedriveBuffer: what `debouncer redrive` reads and writes (debouncer.usecases.redrive).
+
+    def holds_burst(self, conversation_key: str, burst: int) -> bool:
+        """True while this burst is still the buffer's open one, with messages: no execution has claimed it."""
+        item = self._get(conversation_key, BUFFER_SK) or {}
+        return int(item.get("burst", {}).get("N", "0")) == burst and bool(item.get("messages", {}).get("L"))
+
+    def reopen(self, conversation_key: str, burst: int, *, claimer: str, attempt: int, now: float) -> bool:
+        """Give an undelivered turn to a new execution, `claimer` (redrive number `attempt`): one conditional write.
+
+        It is no longer failed, and claimed by `claimer` (Process carries on with a turn claimed by its own execution);
+        an answer the channel refused stays, with the parts already sent, so only the missing ones go. A fallback
+        message none of which left is dropped with the AI's error: the AI is asked again. Refused (False) when the
+        turn was delivered, superseded or withheld, while a live reply lease says a reply is leaving, and once a
+        redrive numbered `attempt` or later has it; True again for the same claimer (idempotent).
+        """
+        item = self._get(conversation_key, turn_sk(burst))
+        if item is None:
+            return False
+        removed = ["failed_at", "failure", "reply_lease", "lease_expires"]
+        if int(item.get("parts_sent", {}).get("N", "0")) == 0:
+            # Nothing left yet: whether it is sent is decided again (a human may have the conversation by now).
+            removed.append("reply_started")
+            if "ai_failure" in item:
+                removed += ["answer", "answered_at", "ai_failure", "ai_failure_reported"]
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(conversation_key, turn_sk(burst)),
+                UpdateExpression=(
+                    "SET claimed_by = :claimer, redrive_for = :claimer, redrives = :attempt, redriven_at = :now "
+                    f"REMOVE {', '.join(removed)}"
+                ),
+                ConditionExpression=(
+                    f"attribute_exists(pk) AND attribute_not_exists(delivered_at) AND {NOT_REPLACED} AND "
+                    "(attribute_not_exists(reply_lease) OR lease_expires < :now) AND "
+                    "(attribute_not_exists(redrives) OR redrives < :attempt)"
+                ),
+                ExpressionAttributeValues={":claimer": _s(claimer), ":attempt": _n(attempt), ":now": _n(int(now))},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as e:
+            if _error_code(e) != "ConditionalCheckFailedException":
+                raise _retryable(e, "reopen") from e
+            old = e.response.get("Item", {})
+            settled = ("delivered_at", "failed_at", "superseded_at", "withheld_at")
+            return old.get("redrive_for", {}).get("S") == claimer and not any(a in old for a in settled)
+        return True
+
+    def _adopt(self, turn: Turn, claimer: str) -> Turn | None:
+        """The first run of a redrive execution claims the turn the redrive gave it, as its own id; another run of the
+        same execution then finds it claimed by that id, and one of another execution of that name (Express starts
+        one per StartExecution) finds it taken."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(turn.conversation_key, turn_sk(turn.burst)),
+                UpdateExpression="SET claimed_by = :claimer",
+                ConditionExpression="claimed_by = :stem",
+                ExpressionAttributeValues={":claimer": _s(claimer), ":stem": _s(turn.claimed_by)},
+            )
+        except ClientError as e:
+            if _error_code(e) != "ConditionalCheckFailedException":
+                raise _retryable(e, "adopt") from e
+            return self.load_turn(turn.conversation_key, turn.burst)
+        return replace(turn, claimed_by=claimer)
 
     def acquire_reply(self, conversation_key: str, burst: int, token: str, now: float) -> Turn | None:
         """Take (or renew) the reply lease of a turn; None when it has no answer yet, and the turn as it is once it
@@ -833,8 +966,16 @@ class DynamoDbStore:
                     UpdateExpression="SET expires_at = :expires",
                     ExpressionAttributeValues={":expires": _n(int(now) + self._dedupe_ttl)},
                 )
-            expression = "SET parts_sent = :n" + (", delivered_at = :now REMOVE reply_lease" if done else "")
-            values = {":n": _n(parts_sent), ":token": _s(token)}
+            # parts_at: when each part left (debouncer explain); a part appears twice only if this write was retried.
+            expression = "SET parts_sent = :n, parts_at = list_append(if_not_exists(parts_at, :empty), :part)" + (
+                ", delivered_at = :now REMOVE reply_lease" if done else ""
+            )
+            values: dict[str, Any] = {
+                ":n": _n(parts_sent),
+                ":token": _s(token),
+                ":empty": {"L": []},
+                ":part": {"L": [{"M": {"part": _n(parts_sent), "at": _n(round(now, 3))}}]},
+            }
             if done:
                 values[":now"] = _n(int(now))
             self._client.update_item(
@@ -933,20 +1074,7 @@ class DynamoDbStore:
 
     def conversations(self, channel: str, recipient_id: str, account_id: str | None) -> list[str]:
         """The keys of the known conversations with this recipient (in `account_id` when given)."""
-        try:
-            response = self._client.query(
-                TableName=self._table,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": _s(directory_pk(channel, recipient_id))},
-                ConsistentRead=True,
-            )
-        except ClientError as e:
-            raise _retryable(e, "find conversations") from e
-        return [
-            item["sk"]["S"]
-            for item in response.get("Items", [])
-            if account_id is None or item.get("account_id", {}).get("S") == account_id
-        ]
+        return conversation_keys(self._client, self._table, channel, recipient_id, account_id)
 
     def pause(self, conversation_key: str, until: float, now: float, *, extend_only: bool = False) -> float:
         """Pause the conversation until `until`; the buffer outlives the pause (TTL)."""
@@ -962,10 +1090,11 @@ class DynamoDbStore:
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(conversation_key, BUFFER_SK),
-                UpdateExpression="SET #paused = :until, #expires = :expires",
+                UpdateExpression="SET #paused = :until, #expires = :expires, paused_at = :now",
                 ExpressionAttributeNames={"#paused": NAMES["#paused"], "#expires": NAMES["#expires"]},
                 ExpressionAttributeValues={
                     ":until": _n(int(until)),
+                    ":now": _n(round(now, 3)),
                     ":expires": _n(max(int(now), int(until)) + self._buffer_ttl),
                 },
                 **condition,
@@ -1060,4 +1189,73 @@ def _turn(conversation_key: str, item: dict[str, Any]) -> Turn:
         withheld="withheld_at" in item,
         reply_started="reply_started" in item,
         cap_deadline=item.get("cap_deadline", {}).get("S"),
+        claim_reason=item.get("claim_reason", {}).get("S"),
+        ideal_at=float(item["ideal_at"]["N"]) if "ideal_at" in item else None,
+        redrives=int(item.get("redrives", {}).get("N", "0")),
+        redrive_for=item.get("redrive_for", {}).get("S"),
     )
+
+
+def _redriven_to(turn: Turn, claimer: str) -> bool:
+    """A redrive gave the turn to an execution nobody has claimed it as yet, and `claimer` is a run of it: on Express
+    the id the redrive knew is the stem of each run's own (`<stem>:<run id>`); on Standard it is the id itself."""
+    stem = turn.redrive_for
+    return stem is not None and turn.claimed_by == stem and claimer.startswith(stem + ":")
+
+
+def conversation_keys(
+    client: Any, table_name: str, channel: str, recipient_id: str, account_id: str | None
+) -> list[str]:
+    """The keys of the known conversations with this recipient (in `account_id` when given), from its directory."""
+    try:
+        response = client.query(
+            TableName=table_name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": _s(directory_pk(channel, recipient_id))},
+            ConsistentRead=True,
+        )
+    except ClientError as e:
+        raise _retryable(e, "find conversations") from e
+    return [
+        item["sk"]["S"]
+        for item in response.get("Items", [])
+        if account_id is None or item.get("account_id", {}).get("S") == account_id
+    ]
+
+
+def conversation_items(client: Any, table_name: str, conversation_key: str) -> list[dict[str, Any]]:
+    """Every item of one conversation (buffer, turns, dedupe and sent records) as plain JSON values, for debouncer
+    explain (an operator's read, never on the messages' path)."""
+    items: list[dict[str, Any]] = []
+    pages = client.get_paginator("query").paginate(
+        TableName=table_name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": _s(conversation_key)},
+        ConsistentRead=True,
+    )
+    try:
+        for page in pages:
+            items += [
+                {name: _plain(_DESERIALIZER.deserialize(value)) for name, value in i.items()} for i in page["Items"]
+            ]
+    except ClientError as e:
+        raise _retryable(e, "read conversation") from e
+    return items
+
+
+_DESERIALIZER = TypeDeserializer()
+
+
+def _plain(value: Any) -> Any:
+    """A deserialized DynamoDB value as JSON has it: numbers as int or float, sets as sorted lists."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set | frozenset):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, bytes | bytearray):
+        return None
+    return value

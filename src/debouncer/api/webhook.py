@@ -299,6 +299,9 @@ def build_app(
         counters.count("DuplicatesAbsorbed", result.duplicates)
         counters.count("MessagesChanged", result.changes)
         counters.count("Handoffs", result.handoffs)
+        counters.count("FlushesKeyword", result.flushes_keyword)
+        counters.count("FlushesMaxMessages", result.flushes_max_messages)
+        counters.count("FlushesMaxBytes", result.flushes_max_bytes)
         # Keys and message ids hold phone numbers and user ids (a wamid encodes the number): log the key's hash only.
         tenants = {id(s): s.tenant_id for s, _ in received}
         for (ref, tenant), count in Counter(

@@ -16,6 +16,8 @@ class AppendResult:
     burst: int
     count: int
     size: int
+    # A redelivery of a message still waiting: not stored twice. (One an earlier burst claimed is stored, and
+    # dropped by the next claim: the append cannot tell it without one more read per message.)
     duplicate: bool = False
     quiet_deadline: str | None = None  # when the open burst is due if nothing follows it
     opened_burst: bool = False  # this message was the open burst's first: the one that starts its timer
@@ -48,6 +50,11 @@ class Turn:
     withheld: bool = False  # its answer was never sent: the conversation was paused before it could leave
     reply_started: bool = False  # the answer was committed to: it is sent, whatever arrives now
     cap_deadline: str | None = None  # when its oldest message's max wait ran out: the starvation bound of superseding
+    claim_reason: str | None = None  # why it was claimed then: "quiet", "max_wait" (still writing) or "flush"
+    ideal_at: float | None = None  # when it was ideally due: min(last arrival + debounce, cap) (epoch seconds)
+    redrives: int = 0  # how many times `debouncer redrive` gave it to a new execution
+    # The execution id the last redrive gave it to (on Express, the id's stem: each run of it adds its own suffix).
+    redrive_for: str | None = None
 
     @property
     def to_answer(self) -> tuple[InboundMessage, ...]:
@@ -149,6 +156,57 @@ class Timer(Protocol):
 
     def start(self, conversation_key: str, burst: int, *, wake_at: str, flush: bool = False) -> None:
         """`wake_at`: the first time worth looking at the buffer (the burst's quiet deadline; now for a flush)."""
+        ...
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One record received from the dead-letter queue: its body as the state machine wrote it, and the handle that
+    deletes it (valid while this receipt lasts)."""
+
+    body: str
+    receipt: str
+
+
+class DeadLetters(Protocol):
+    """The dead-letter queue, read by `debouncer redrive`: each record stays on it until deleted."""
+
+    def receive(self) -> list[DeadLetter]:
+        """The next few records not yet received in this pass (hidden from other readers meanwhile); [] at the end."""
+        ...
+
+    def delete(self, letter: DeadLetter) -> None: ...
+
+    def release(self, letter: DeadLetter) -> None:
+        """Make a received record visible again at once (left on the queue)."""
+        ...
+
+
+class RedriveBuffer(Protocol):
+    """What a redrive reads and writes of the buffer and its turns."""
+
+    def load_turn(self, conversation_key: str, burst: int) -> Turn | None: ...
+
+    def holds_burst(self, conversation_key: str, burst: int) -> bool:
+        """True while this burst is still the buffer's open one, with messages (never claimed)."""
+        ...
+
+    def reopen(self, conversation_key: str, burst: int, *, claimer: str, attempt: int, now: float) -> bool:
+        """Give an undelivered turn to the execution `claimer` (redrive number `attempt`), once; False when it was
+        delivered, superseded or withheld, is being replied to, or an equal or later redrive has it already."""
+        ...
+
+
+class RedriveTimer(Protocol):
+    """Starts the execution that answers a dead-lettered burst again: it processes at once."""
+
+    def execution_id(self, name: str) -> str:
+        """The id that execution's Process claims as (on Express, the stem each run's id starts with, then ':')."""
+        ...
+
+    def start_named(self, conversation_key: str, burst: int, *, name: str, wake_at: str) -> None:
+        """Start (or find already started) the execution `name`: idempotent on Standard; on Express another run,
+        which finds the turn taken and ends quietly."""
         ...
 
 

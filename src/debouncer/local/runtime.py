@@ -316,6 +316,61 @@ class LocalRuntime:
                     return records
                 records.extend(json.loads(m["Body"]) for m in messages)
 
+    def peek_dead_letters(self) -> list[dict[str, Any]]:
+        """Every record on the DLQ, left on it (visible again at once, unlike dead_letters())."""
+        from debouncer.adapters.dead_letters import SqsDeadLetters
+
+        with self.emulator.running_as("operator"):
+            letters = SqsDeadLetters(boto3.client("sqs", region_name=REGION), self.queue_url, wait_seconds=0).peek()
+        return [json.loads(letter.body) for letter in letters]
+
+    def redrive(self, *, dry_run: bool = False) -> list[dict[str, Any]]:
+        """`debouncer redrive` inside the runtime: each DLQ record's outcome (debouncer.usecases.redrive)."""
+        from debouncer.wiring import build_redrive
+
+        with self.emulator.running_as("operator"):
+            redrive = build_redrive(
+                dynamodb=boto3.client("dynamodb", region_name=REGION),
+                sqs=boto3.client("sqs", region_name=REGION),
+                stepfunctions=boto3.client("stepfunctions", region_name=REGION),
+                table_name=self.table_name,
+                queue_url=self.queue_url,
+                state_machine_arn=self.state_machine_arn,
+                workflow_type=self.workflow_type,
+                receive_wait_seconds=0,
+            )
+            return [outcome.as_dict() for outcome in redrive.run(dry_run=dry_run)]
+
+    def explain(self, channel: str, recipient: str, account: str | None, *, show_text: bool) -> list[dict[str, Any]]:
+        """`debouncer explain` inside the runtime: the timeline of each conversation with this recipient, with the
+        execution history and each conversation's early-flush settings (its tenant's, or the deployment's)."""
+        from debouncer.domain.timeline import FlushRules
+        from debouncer.ops.explain import explain
+        from debouncer.tenants import settings_for
+
+        settings = Settings()
+        tenants: dict[tuple[str, str], Tenant] = {(t.channel, t.account): t for t in self.tenants}
+
+        def flush_rules(conversation_key: str) -> FlushRules:
+            channel, account, _ = conversation_key.split("#", 2)
+            tenant = tenants.get((channel, account))
+            effective = settings if tenant is None else settings_for(settings, tenant)
+            return FlushRules(effective.flush_keywords, effective.max_messages, effective.max_buffer_bytes)
+
+        with self.emulator.running_as("operator"):
+            timelines = explain(
+                boto3.client("dynamodb", region_name=REGION),
+                self.table_name,
+                channel,
+                recipient,
+                account,
+                stepfunctions=boto3.client("stepfunctions", region_name=REGION),
+                state_machine_arn=self.state_machine_arn,
+                flush_rules=flush_rules,
+                show_text=show_text,
+            )
+        return [timeline.to_json() for timeline in timelines]
+
 
 def api_gateway_event(
     method: str, path: str, *, body: bytes, headers: Mapping[str, str], query: str = ""

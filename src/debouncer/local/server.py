@@ -11,9 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl
 
 from debouncer.api.webhook import body_too_large
 from debouncer.config import Settings
+from debouncer.domain.errors import DebouncerError
+from debouncer.domain.models import CHANNELS
 from debouncer.local.runtime import LocalRuntime
 from debouncer.tenants import Tenant, settings_for
 
@@ -130,12 +133,50 @@ def _ttl_sweep(runtime: LocalRuntime, request: LocalRequest) -> LocalResponse:
     return _json(200, {"deleted": runtime.ttl_sweep(after)})
 
 
+def _dead_letters(runtime: LocalRuntime, request: LocalRequest) -> LocalResponse:
+    """Every record on the dead-letter queue, left on it."""
+    return _json(200, runtime.peek_dead_letters())
+
+
+def _redrive(runtime: LocalRuntime, request: LocalRequest) -> LocalResponse:
+    """POST {"dry_run": bool} (default false): `debouncer redrive` inside the runtime; each record's outcome."""
+    try:
+        options = json.loads(request.body or b"{}")
+        dry_run = options.get("dry_run", False) if isinstance(options, dict) else None
+    except ValueError:
+        dry_run = None
+    if not isinstance(dry_run, bool):
+        return _json(400, {"error": 'the body must be a JSON object {"dry_run": true|false}'})
+    try:
+        outcomes = runtime.redrive(dry_run=dry_run)
+    except DebouncerError as error:  # the queue could not be read: nothing was decided
+        return _json(503, {"error": f"{type(error).__name__}: {error}"})
+    return _json(200, {"dry_run": dry_run, "outcomes": outcomes})
+
+
+def _explain(runtime: LocalRuntime, request: LocalRequest) -> LocalResponse:
+    """GET ?channel=&recipient=[&account=][&show_text=true]: `debouncer explain`'s timelines, {"conversations": [...]};
+    404 when there is no such conversation."""
+    query = dict(parse_qsl(request.query))
+    channel, recipient = query.get("channel"), query.get("recipient")
+    if channel not in CHANNELS or not recipient:
+        return _json(400, {"error": f"give channel (one of {', '.join(CHANNELS)}) and recipient"})
+    show_text = query.get("show_text", "false").lower() == "true"
+    conversations = runtime.explain(channel, recipient, query.get("account") or None, show_text=show_text)
+    if not conversations:
+        return _json(404, {"error": "no such conversation"})
+    return _json(200, {"conversations": conversations})
+
+
 # The local-only routes: path -> method -> handler. They exist only in this server, never behind API Gateway;
 # a path listed here answers 405 (with Allow) for any other method.
 LOCAL_ROUTES: dict[str, dict[str, LocalRoute]] = {
     "/local/outbox": {"GET": _outbox},
     "/local/settings": {"GET": _settings},
     "/local/ttl-sweep": {"POST": _ttl_sweep},
+    "/local/dead-letters": {"GET": _dead_letters},
+    "/local/redrive": {"POST": _redrive},
+    "/local/explain": {"GET": _explain},
 }
 
 

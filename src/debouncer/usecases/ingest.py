@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aws_lambda_powertools import Logger
 
@@ -25,6 +26,10 @@ class IngestResult:
     duplicates: int
     changes: int = 0  # edits and deletes applied to a waiting message
     handoffs: int = 0  # human answers from the business inbox that paused the bot
+    # Early flushes started, by reason: a flush keyword, max_messages reached, max_buffer_bytes reached.
+    flushes_keyword: int = 0
+    flushes_max_messages: int = 0
+    flushes_max_bytes: int = 0
 
     def __add__(self, other: IngestResult) -> IngestResult:
         """Both counts together (one POST may hold messages for several tenants)."""
@@ -33,6 +38,9 @@ class IngestResult:
             self.duplicates + other.duplicates,
             self.changes + other.changes,
             self.handoffs + other.handoffs,
+            self.flushes_keyword + other.flushes_keyword,
+            self.flushes_max_messages + other.flushes_max_messages,
+            self.flushes_max_bytes + other.flushes_max_bytes,
         )
 
 
@@ -68,7 +76,7 @@ class Ingest:
         # After the messages: a notification that carries a message and its edit applies the edit to it.
         changes = sum(self._change(item) for item in items if isinstance(item, MessageChange))
         handoffs = sum(self._echo(item) for item in items if isinstance(item, BusinessEcho))
-        return IngestResult(result.accepted, result.duplicates, changes=changes, handoffs=handoffs)
+        return replace(result, changes=changes, handoffs=handoffs)
 
     def _change(self, change: MessageChange) -> bool:
         if self._control is None:
@@ -102,6 +110,7 @@ class Ingest:
 
     def _buffer_messages(self, messages: Sequence[InboundMessage]) -> IngestResult:
         accepted = duplicates = 0
+        flushes: Counter[str] = Counter()
         for message in ordered(messages):
             now = self._clock()
             result = self._buffer.append(message, now)
@@ -134,4 +143,12 @@ class Ingest:
                 self._timer.start(message.conversation_key, result.burst, wake_at=due)
             if flush:
                 self._timer.start(message.conversation_key, result.burst, wake_at=at_once, flush=True)
-        return IngestResult(accepted=accepted, duplicates=duplicates)
+                reason = "keyword" if keyword else "max_messages" if result.count == self._max_messages else "bytes"
+                flushes[reason] += 1
+        return IngestResult(
+            accepted=accepted,
+            duplicates=duplicates,
+            flushes_keyword=flushes["keyword"],
+            flushes_max_messages=flushes["max_messages"],
+            flushes_max_bytes=flushes["bytes"],
+        )

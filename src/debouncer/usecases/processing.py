@@ -78,27 +78,31 @@ class Processor:
             return {"claimed": False, "ai_failed": False}
         # A retry after a crash, or a duplicate run, finds the answer (or the fallback) already recorded.
         ai_failed = turn.ai_failure is not None
+        ai_latency_ms: float | None = None
         if turn.answer is None:
             self._show_typing(turn)
             request = AIRequest(
                 self._system_prompt, turn.to_answer, self._history(turn), parts=self._media_parts(turn, deadline)
             )
+            asked = self._clock()
             try:
                 answer = self._ask(request, deadline)
             except PermanentError as error:
+                ai_latency_ms = (self._clock() - asked) * 1000
                 if not self._fallback_message:
                     # Only the run that marks the turn failed dead-letters it; a duplicate run (Express runs at
                     # least once) that lost the race leaves it to that one, or replies with its answer.
                     if self._buffer.record_ai_failure(conversation_key, burst, str(error), self._clock()):
                         raise
-                    return self._claimed(turn, ai_failed=False)
+                    return self._claimed(turn, ai_failed=False, ai_latency_ms=ai_latency_ms)
                 logger.warning("AI failed for good; recording the fallback reply", extra={"error": str(error)})
                 failure = f"{type(error).__name__}: {error}"
                 self._buffer.record_answer(conversation_key, burst, self._fallback_message, ai_failure=failure)
                 ai_failed = True  # if another run recorded its answer first, reply finds no failure to report
             else:
+                ai_latency_ms = (self._clock() - asked) * 1000
                 self._buffer.record_answer(conversation_key, burst, answer)
-        return self._claimed(turn, ai_failed)
+        return self._claimed(turn, ai_failed, ai_latency_ms=ai_latency_ms)
 
     def _media_parts(self, turn: Turn, deadline: float | None) -> tuple[Part, ...]:
         """The burst as one multimodal turn: its media read once (a retry or a duplicate run finds them recorded on
@@ -143,12 +147,18 @@ class Processor:
         return result
 
     @staticmethod
-    def _claimed(turn: Turn, ai_failed: bool) -> dict[str, Any]:
+    def _claimed(turn: Turn, ai_failed: bool, *, ai_latency_ms: float | None) -> dict[str, Any]:
+        """The result, with what the handler's metrics take from it: the burst's size, its media, the AI's latency
+        (None when this run did not ask the AI), and whether the burst was claimed at its cap while still written to.
+        """
         return {
             "claimed": True,
             "messages": len(turn.to_answer),
+            "media_items": sum(len(m.media) for m in turn.to_answer),
             "duplicates_dropped": len(turn.dropped_duplicates),
             "ai_failed": ai_failed,
+            "ai_latency_ms": ai_latency_ms,
+            "claimed_at_max_wait": turn.claim_reason == "max_wait",
         }
 
     def _history(self, turn: Turn) -> tuple[HistoryEntry, ...]:
