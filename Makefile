@@ -13,6 +13,11 @@ export HOST PORT
 CHECKOV_VENV  := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
+# The console's browser test (tests/e2e/test_console_browser.py) drives Debian's Chromium through Playwright, never a
+# browser Playwright downloads: the stamp is the binary itself, installed with apt-get when it is missing.
+BROWSER_STAMP := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
@@ -31,6 +36,12 @@ $(CHECKOV_STAMP): tools/checkov-requirements.txt
 	touch $(CHECKOV_STAMP)
 
 checkov-venv: $(CHECKOV_STAMP)
+
+$(BROWSER_STAMP):
+	@echo "$(BROWSER_STAMP) is missing: installing Debian's chromium for the console's browser test"
+	@{ $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; } \
+	  || { echo "error: could not install chromium with apt-get; install it (apt-get install chromium) so that $(BROWSER_STAMP) exists, then run make again" >&2; exit 1; }
+	@test -x $(BROWSER_STAMP) || { echo "error: chromium installed, but $(BROWSER_STAMP) is still missing" >&2; exit 1; }
 
 ARCH ?= arm64
 package: $(STAMP) ## build one reproducible zip per Lambda into build/$(ARCH)/ (Lambda python3.12; ARCH=arm64|x86_64, as lambda_architecture)
@@ -65,7 +76,7 @@ test: ## lint, type-check and run every test suite (two halves at once)
 test-cpu: $(STAMP) $(CHECKOV_STAMP) ## the CPU-bound suites
 	$(BIN)/python -m pytest -n $(CPU_WORKERS) --dist loadgroup -q $(PYTEST_ARGS) $(CPU_SUITES)
 
-test-wait: $(STAMP) ## the suites that wait on real time
+test-wait: $(STAMP) $(BROWSER_STAMP) ## the suites that wait on real time
 	$(BIN)/python -m pytest -n $(WAIT_WORKERS) --dist loadgroup -q $(PYTEST_ARGS) $(WAIT_SUITES)
 
 unit: $(STAMP)
@@ -74,7 +85,7 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/python -m pytest -q tests/integration
 
-e2e: $(STAMP)
+e2e: $(STAMP) $(BROWSER_STAMP)
 	$(BIN)/python -m pytest -q tests/e2e
 
 soak: $(STAMP) ## the reliability and fuzz suites at their heavy profiles (larger counts, fresh seeds; minutes)

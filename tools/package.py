@@ -209,13 +209,20 @@ def _is_bytecode(name: str) -> bool:
     return "__pycache__/" in name or name.endswith((".pyc", ".pyo"))
 
 
+# What only runs on a developer's or an operator's machine (the local runtime and its console, the CLI's commands):
+# no function imports it, so it would only make the zips larger.
+LOCAL_ONLY = frozenset({"local", "ops", "replay", "tuning", "cli.py"})
+
+
 def _source_entries() -> Iterator[tuple[str, bytes]]:
-    """The debouncer package (tests excluded) plus the JSON Schemas it loads from debouncer/schemas/."""
+    """The debouncer package (tests and LOCAL_ONLY excluded) plus the JSON Schemas it loads from debouncer/schemas/."""
     package = REPO_ROOT / "src" / "debouncer"
     for path in sorted(package.rglob("*")):
         relative = path.relative_to(package.parent).as_posix()
         parts = path.relative_to(package).parts
         if not path.is_file() or _is_bytecode(relative) or "tests" in parts or path.name.startswith("test_"):
+            continue
+        if parts[0] in LOCAL_ONLY:
             continue
         yield relative, path.read_bytes()
     for schema in sorted((REPO_ROOT / "schemas").glob("*.json")):

@@ -36,9 +36,10 @@ def serve(host: str, port: int) -> int:
         print(f"invalid settings: {error}", file=sys.stderr)
         return 2
     server = LocalServer(runtime, host, port)
+    # The runtime's workflow type, not the settings' default (EXPRESS on AWS): locally it defaults to STANDARD.
     print(
         f"chat-debouncer serving on http://{host}:{port} "
-        f"({settings.workflow_type}, debounce {settings.debounce_seconds}s, max wait {settings.max_wait_seconds}s, "
+        f"({runtime.workflow_type}, debounce {settings.debounce_seconds}s, max wait {settings.max_wait_seconds}s, "
         f"max messages {settings.max_messages}, AI {settings.ai_provider}"
         + (f", {len(runtime.tenants)} tenants" if runtime.tenants else "")
         + "); Ctrl-C to stop",

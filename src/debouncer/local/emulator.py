@@ -89,6 +89,17 @@ Handler = Callable[[dict[str, Any], Any], Any]
 # A fault hook sees (caller, "service:Operation") before the request runs; a tuple it returns is the response.
 FaultHook = Callable[[str, str], "tuple[int, dict[str, str], str] | None"]
 Response = tuple[int, dict[str, str], str | bytes]
+TableWriteListener = Callable[[str, "bytes | str | None"], None]
+# The DynamoDB requests that change items: the local console rebuilds the conversations they touch.
+TABLE_WRITES = frozenset(
+    {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:TransactWriteItems",
+        "dynamodb:BatchWriteItem",
+    }
+)
 
 _ORIGINAL_PROCESS_REQUEST = BotocoreStubber.process_request
 _ORIGINAL_WAIT_SECONDS = Timestamp._get_wait_seconds
@@ -276,6 +287,8 @@ class Emulator:
         self._authorized: set[tuple[str, str]] = set()  # (caller, IAM action) each call needed
         self._calls_lock = threading.Lock()
         self.faults: list[FaultHook] = []
+        # Called with (action, request body) after each DynamoDB write; must return at once (O(1), no lock taken).
+        self.table_write_listeners: list[TableWriteListener] = []
         self._caller = threading.local()
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self.express_time_limit = EXPRESS_TIME_LIMIT_SECONDS
@@ -501,7 +514,12 @@ class Emulator:
             message = f"{action.split(':', 1)[1]} is not supported by EXPRESS state machines"
             return 400, {}, json.dumps({"__type": "ValidationException", "message": message})
         with self.lock:
-            return _ORIGINAL_PROCESS_REQUEST(stubber, request)
+            response = _ORIGINAL_PROCESS_REQUEST(stubber, request)
+        if action in TABLE_WRITES:
+            # Outside the lock: a listener (the local console's live stream) only queues the request's body.
+            for listener in self.table_write_listeners:
+                listener(action, request.body)
+        return response
 
     def _names_express(self, body: bytes | str | None) -> bool:
         """Whether a Step Functions request names an Express execution or state machine."""

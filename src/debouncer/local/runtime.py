@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import boto3
@@ -30,6 +30,9 @@ from debouncer.local.item_size import dynamodb_item_limit
 from debouncer.statemachine import render_file
 from debouncer.tenants import Tenant, load_tenants_file
 from debouncer.workflow import WORKFLOW_TYPES, WorkflowType
+
+if TYPE_CHECKING:
+    from debouncer.domain.timeline import FlushRules
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 REGION = "us-east-1"
@@ -344,18 +347,7 @@ class LocalRuntime:
     def explain(self, channel: str, recipient: str, account: str | None, *, show_text: bool) -> list[dict[str, Any]]:
         """`debouncer explain` inside the runtime: the timeline of each conversation with this recipient, with the
         execution history and each conversation's early-flush settings (its tenant's, or the deployment's)."""
-        from debouncer.domain.timeline import FlushRules
         from debouncer.ops.explain import explain
-        from debouncer.tenants import settings_for
-
-        settings = Settings()
-        tenants: dict[tuple[str, str], Tenant] = {(t.channel, t.account): t for t in self.tenants}
-
-        def flush_rules(conversation_key: str) -> FlushRules:
-            channel, account, _ = conversation_key.split("#", 2)
-            tenant = tenants.get((channel, account))
-            effective = settings if tenant is None else settings_for(settings, tenant)
-            return FlushRules(effective.flush_keywords, effective.max_messages, effective.max_buffer_bytes)
 
         with self.emulator.running_as("operator"):
             timelines = explain(
@@ -366,10 +358,21 @@ class LocalRuntime:
                 account,
                 stepfunctions=boto3.client("stepfunctions", region_name=REGION),
                 state_machine_arn=self.state_machine_arn,
-                flush_rules=flush_rules,
+                flush_rules=self.flush_rules,
                 show_text=show_text,
             )
         return [timeline.to_json() for timeline in timelines]
+
+    def flush_rules(self, conversation_key: str) -> FlushRules:
+        """A conversation's early-flush settings (its tenant's, or the deployment's), by its key."""
+        from debouncer.domain.timeline import FlushRules
+        from debouncer.tenants import settings_for
+
+        settings = Settings()
+        channel, account, _ = conversation_key.split("#", 2)
+        tenant = next((t for t in self.tenants if (t.channel, t.account) == (channel, account)), None)
+        effective = settings if tenant is None else settings_for(settings, tenant)
+        return FlushRules(effective.flush_keywords, effective.max_messages, effective.max_buffer_bytes)
 
 
 def api_gateway_event(

@@ -1,5 +1,6 @@
-"""HTTP front door of the local runtime on 127.0.0.1: webhook routes via post_message, plus /local/outbox,
-/local/settings and /local/ttl-sweep."""
+"""HTTP front door of the local runtime on 127.0.0.1: webhook routes via post_message, plus the local-only routes
+(LOCAL_ROUTES: /local/outbox, /local/settings, /local/ttl-sweep... and the console's: debouncer.local.console_routes).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -17,6 +18,8 @@ from debouncer.api.webhook import body_too_large
 from debouncer.config import Settings
 from debouncer.domain.errors import DebouncerError
 from debouncer.domain.models import CHANNELS
+from debouncer.local import console_routes
+from debouncer.local.console_live import close_console
 from debouncer.local.runtime import LocalRuntime
 from debouncer.tenants import Tenant, settings_for
 
@@ -30,10 +33,13 @@ class LocalRequest:
     path: str
     query: str
     body: bytes
+    base_url: str = ""  # this server's own, e.g. http://127.0.0.1:8000 (a console replay posts to it)
 
 
-LocalResponse = tuple[int, dict[str, str], bytes]
+# The body is bytes, or an iterator of chunks written as they come (the console's event stream).
+LocalResponse = tuple[int, dict[str, str], bytes | Iterator[bytes]]
 LocalRoute = Callable[[LocalRuntime, LocalRequest], LocalResponse]
+STREAM_WRITE_TIMEOUT_SECONDS = 30.0
 MAX_READ = 10 * 1024 * 1024  # API Gateway's own payload limit; our 256 KiB limit is enforced by the handler
 
 
@@ -72,7 +78,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         path, _, query = self.path.partition("?")
-        route = LOCAL_ROUTES.get(path)
+        console_asset = path.startswith(console_routes.CONSOLE_PREFIX)
+        route = LOCAL_ROUTES.get(console_routes.CONSOLE_PREFIX if console_asset else path)
         if route is not None and self.command not in route:
             allowed = ", ".join(sorted(route))
             error = json.dumps({"error": f"method {self.command} is not allowed on {path}"}).encode()
@@ -87,8 +94,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         if route is not None:
-            status, headers, payload = route[self.command](self.runtime, LocalRequest(path, query, body))
-            self._send(status, headers, payload)
+            host, port = self.request.getsockname()[:2]  # the address this client reached: the server's own
+            request = LocalRequest(path, query, body, base_url=f"http://{host}:{port}")
+            status, headers, payload = route[self.command](self.runtime, request)
+            if isinstance(payload, bytes):
+                self._send(status, headers, payload)
+            else:
+                self._stream(status, headers, payload)
             return
         headers = {k: v for k, v in self.headers.items()}
         status, response_headers, payload = self.runtime.http(
@@ -104,6 +116,27 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _stream(self, status: int, headers: dict[str, str], chunks: Iterator[bytes]) -> None:
+        """Write each chunk as it comes, until the iterator ends or the client goes (then the connection closes)."""
+        self.close_connection = True
+        # A client that stops reading fails the write after this long, rather than holding the thread for ever.
+        self.connection.settimeout(STREAM_WRITE_TIMEOUT_SECONDS)
+        try:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for chunk in chunks:
+                self.wfile.write(chunk)
+                self.wfile.flush()
+        except OSError:  # BrokenPipe, ConnectionReset, the write timeout: the client is gone
+            pass
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815 - http.server's method names
 
@@ -177,6 +210,13 @@ LOCAL_ROUTES: dict[str, dict[str, LocalRoute]] = {
     "/local/dead-letters": {"GET": _dead_letters},
     "/local/redrive": {"POST": _redrive},
     "/local/explain": {"GET": _explain},
+    # The console; /console/ serves any plain file name of its directory.
+    "/": {"GET": console_routes.console_page},
+    console_routes.CONSOLE_PREFIX: {"GET": console_routes.console_asset},
+    "/local/stream": {"GET": console_routes.stream},
+    "/local/compose": {"POST": console_routes.compose_message},
+    "/local/fixtures": {"GET": console_routes.list_fixtures},
+    "/local/replay": {"POST": console_routes.start_replay},
 }
 
 
@@ -206,3 +246,9 @@ class LocalServer(ThreadingHTTPServer):
         super().__init__((host, port), handler)
         # One EMF line per invocation would drown this console; POWERTOOLS_METRICS_DISABLED=false shows them.
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        self.runtime = runtime
+
+    def server_close(self) -> None:
+        """Stop listening, and end the console's event streams (their threads would otherwise wait for events)."""
+        close_console(self.runtime)
+        super().server_close()

@@ -144,7 +144,7 @@ def replay(
             )
         else:
             check_settings(fixtures, server, endpoint)
-        source = _source(endpoint, server, table, region, telegram_bot_id)
+        source = reply_source(endpoint, server, table, region, telegram_bot_id)
     except ReplayError as e:
         print(f"debouncer replay: {e}", file=err)
         return 2
@@ -180,9 +180,10 @@ def replay(
     return report(playbacks, out, err)
 
 
-def _source(
+def reply_source(
     endpoint: str, server: dict[str, Any] | None, table: str | None, region: str | None, bot_id: str
 ) -> ReplySource:
+    """Where the replies are read: the table (--table), else the local server's outbox (the echo AI's)."""
     if table is not None:
         import boto3
 
