@@ -63,7 +63,7 @@ typecheck: $(STAMP) ## mypy --strict on the core
 # ramps) on more workers than cores, since a waiting test costs no CPU. Each half prints when it ends (make -O).
 # Extra pytest arguments for both: `make test PYTEST_ARGS="--durations=30"`.
 CPU_SUITES  := tests/unit tests/terraform tests/packaging tests/fuzz
-WAIT_SUITES := tests/integration tests/e2e tests/reliability
+WAIT_SUITES := tests/reliability tests/e2e tests/integration
 CPU_WORKERS  ?= 2
 WAIT_WORKERS ?= 3
 PYTEST_ARGS ?=
