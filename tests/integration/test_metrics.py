@@ -13,7 +13,7 @@ import pytest
 
 from debouncer.domain.errors import PermanentError
 from debouncer.domain.ports import AIRequest, OutboundMessage
-from debouncer.local.runtime import PROJECT_ROOT
+from debouncer.local.runtime import PROJECT_ROOT, LocalRuntime
 from tests import builders
 from tests.conftest import RuntimeFactory, executions_settled, post, replies_to, wait_for
 
@@ -43,15 +43,7 @@ def test_each_function_emits_its_counts(start_runtime: RuntimeFactory, capsys: p
         return text
 
     processor._ai.answer = flaky_answer
-    sender = runtime.handlers["reply"].repliers.default._senders["whatsapp"]
-    send = sender.send
-
-    def refusing_send(message: OutboundMessage) -> None:
-        if message.recipient_id == blocked:
-            raise PermanentError("whatsapp: 131026 undeliverable")
-        send(message)
-
-    sender.send = refusing_send
+    _whatsapp_refuses(runtime, blocked)
     capsys.readouterr()
 
     # WHEN each user writes, the first twice (a redelivery), then everything settles
@@ -102,6 +94,19 @@ def test_metrics_can_be_turned_off(start_runtime: RuntimeFactory, capsys: pytest
     assert emf_counts(capsys.readouterr().out) == (Counter(), [])
 
 
+def _whatsapp_refuses(runtime: LocalRuntime, recipient: str) -> None:
+    """The local WhatsApp sender refuses this recipient for good (131026), as the Cloud API does an undeliverable."""
+    sender = runtime.handlers["reply"].repliers.default._senders["whatsapp"]
+    send = sender.send
+
+    def refusing_send(message: OutboundMessage) -> None:
+        if message.recipient_id == recipient:
+            raise PermanentError("whatsapp: 131026 undeliverable")
+        send(message)
+
+    sender.send = refusing_send
+
+
 def emf_units(lines: list[dict[str, Any]]) -> dict[str, set[str]]:
     """Each metric's units over the EMF lines."""
     units: dict[str, set[str]] = {}
@@ -143,15 +148,7 @@ def test_flushes_burst_sizes_latencies_supersedes_and_dead_letters_are_measured(
         return text
 
     processor._ai.answer = ai
-    sender = runtime.handlers["reply"].repliers.default._senders["whatsapp"]
-    send = sender.send
-
-    def refusing_send(message: OutboundMessage) -> None:
-        if message.recipient_id == blocked:
-            raise PermanentError("whatsapp: 131026 undeliverable")
-        send(message)
-
-    sender.send = refusing_send
+    _whatsapp_refuses(runtime, blocked)
     capsys.readouterr()
 
     # WHEN each user writes: a flush keyword, max_messages in one POST, a message over max_buffer_bytes, a video, a
