@@ -29,7 +29,6 @@ class BurstFigures:
     wru_per_message: float
     rru_per_message: float
     transitions_per_burst: float
-    needed_transitions_per_burst: float
     states_per_burst: dict[str, float]
     executions_per_burst: float
     execution_seconds: list[float]
@@ -77,8 +76,6 @@ def summarize(run: PipelineRun, design: str, size: int) -> BurstFigures:
         wru_per_message=sum(c.wru for c in calls) / messages,
         rru_per_message=sum(c.rru for c in calls) / messages,
         transitions_per_burst=sum(e.transitions for e in executions) / n,
-        # One wait, one read and one decision per sleep, then process and reply (see the notes).
-        needed_transitions_per_burst=sum(3 * e.waits + 2 for e in executions if e.status == "SUCCEEDED") / n,
         states_per_burst={name: count / n for name, count in sorted(states.items())},
         executions_per_burst=len(executions) / n,
         execution_seconds=[e.seconds for e in executions],

@@ -162,6 +162,9 @@ class Meter:
             wru = 2 * sum(_write_units(b, a) for b, a in zip(before, after, strict=True))
         elif action == "dynamodb:GetItem":
             rru = _read_units(after[0], consistent=bool(body.get("ConsistentRead")))
+        elif action == "dynamodb:BatchGetItem":
+            consistent = all(bool(r.get("ConsistentRead")) for r in body.get("RequestItems", {}).values())
+            rru = sum(_read_units(size, consistent=consistent) for size in after)  # each item rounds up on its own
         elif action == "dynamodb:Query":
             returned = _json(response[2] if response else None).get("Items", [])
             size = sum(_item_size({k: DynamoType(v) for k, v in item.items()}) for item in returned)
@@ -214,6 +217,8 @@ def _item_keys(action: str, body: dict[str, Any]) -> list[tuple[str, dict[str, A
                 key = operation.get("Key") or {k: operation["Item"][k] for k in ("pk", "sk") if k in operation["Item"]}
                 keys.append((operation["TableName"], key))
         return keys
+    if action == "dynamodb:BatchGetItem":
+        return [(table, key) for table, request in body.get("RequestItems", {}).items() for key in request["Keys"]]
     if "Key" in body:
         return [(body["TableName"], body["Key"])]
     if "Item" in body:

@@ -27,8 +27,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from debouncer.adapters.secrets import Secrets
-from debouncer.api.webhook import build_app
+from debouncer.api.webhook import Scope, build_app
 from debouncer.config import Settings
 from debouncer.domain.burst import ordered
 from debouncer.domain.errors import RetryableError
@@ -37,6 +36,7 @@ from debouncer.local.runtime import ACCOUNT, PROJECT_ROOT, REGION, LocalRuntime,
 from debouncer.local.server import LocalServer
 from debouncer.statemachine import render_file
 from debouncer.usecases.ingest import Ingest, IngestResult
+from debouncer.wiring import PerTenant
 
 DEFINITION = PROJECT_ROOT / "bench" / "naive.asl.json"
 POST, PROCESS, REPLY = "naive_post", "naive_process", "naive_reply"
@@ -154,7 +154,9 @@ class NaiveDesign:
             state_machine_arn=self.state_machine_arn,
             settings=settings,
         )
-        app = build_app(ingest, Secrets(settings), settings)
+        # The deployment's scope only: the naive design has no tenants.
+        scopes = PerTenant(settings, lambda own, secrets, tenant: Scope(own, secrets, ingest, tenant))
+        app = build_app(scopes)
         logger, tracer = Logger(), Tracer()
 
         # Decorated like lambda/post_message/handler.py, so the two webhooks differ only in what they call.

@@ -14,7 +14,8 @@ from moto import mock_aws
 from tests.builders import inbound
 
 from debouncer.adapters.dynamodb import BUFFER_SK, DynamoDbStore, directory_pk, turn_sk
-from debouncer.domain.burst import iso_second
+from debouncer.domain.burst import DUE_TOLERANCE_SECONDS, iso_second
+from debouncer.domain.errors import BurstNotDueError, ReplyLeaseHeldError
 from debouncer.domain.models import BusinessEcho, InboundMessage, MediaRef, MessageChange
 from debouncer.domain.ports import AIRequest, HistoryEntry, ReplyStart, Turn
 from debouncer.domain.prompt import HUMAN_ANSWERED, ChatTurn, conversation
@@ -848,3 +849,90 @@ def test_an_exchange_a_human_answered_is_the_persons_turn_then_a_note_in_the_ass
         ChatTurn("user", "now"),
     )
     assert [t.role for t in chat.turns] == ["user", "assistant"] * 3 + ["user"]
+
+
+# --- a claim only when due (WaitForQuiet goes straight to Process) ---------------------------------------------------
+
+
+def test_a_claim_only_if_due_before_the_moved_deadline_writes_nothing_and_says_when_it_is_due(
+    store: DynamoDbStore, client: Any
+) -> None:
+    # GIVEN a burst whose second message moved its quiet deadline to T0 + 1 + DEBOUNCE
+    opened = store.append(msg("m1"), T0)
+    store.append(msg("m2", at=T0 + 1), T0 + 1)
+    before = client.get_item(TableName=TABLE, Key={"pk": {"S": KEY}, "sk": {"S": BUFFER_SK}}, ConsistentRead=True)
+
+    # WHEN the timer wakes at the first message's deadline and claims only if due
+    with pytest.raises(BurstNotDueError, match=iso_second(T0 + 1 + DEBOUNCE)):
+        store.claim(KEY, opened.burst, "exec", T0 + DEBOUNCE, only_if_due=True)
+
+    # THEN nothing moved; a moment before the new deadline (clock skew) and at it, the burst is claimed whole
+    after = client.get_item(TableName=TABLE, Key={"pk": {"S": KEY}, "sk": {"S": BUFFER_SK}}, ConsistentRead=True)
+    assert after["Item"] == before["Item"]
+    assert store.load_turn(KEY, opened.burst) is None
+    turn = store.claim(KEY, opened.burst, "exec", T0 + 1 + DEBOUNCE - DUE_TOLERANCE_SECONDS, only_if_due=True)
+    assert turn is not None and [m.message_id for m in turn.messages] == ["m1", "m2"]
+
+
+def test_a_claim_only_if_due_is_due_at_the_cap_while_the_person_still_writes(store: DynamoDbStore) -> None:
+    # GIVEN a burst still written to when its max wait is reached
+    opened = store.append(msg("m1"), T0)
+    for i in range(1, MAX_WAIT):
+        store.append(msg(f"m{i + 1}", at=T0 + i), T0 + i)
+
+    # WHEN its timer claims only if due: not before the cap, at it
+    with pytest.raises(BurstNotDueError):
+        store.claim(KEY, opened.burst, "exec", T0 + MAX_WAIT - 1, only_if_due=True)
+    turn = store.claim(KEY, opened.burst, "exec", T0 + MAX_WAIT, only_if_due=True)
+
+    # THEN every message written until then is in the turn
+    assert turn is not None and len(turn.messages) == MAX_WAIT
+
+
+# --- acquire_and_begin_reply: the lease and the decision to send in one read and one write ---------------------------
+
+
+def _calls(client: Any) -> list[str]:
+    """The DynamoDB operations the client makes from now on, in order."""
+    made: list[str] = []
+    client.meta.events.register("before-call.dynamodb", lambda model, **_: made.append(model.name))
+    return made
+
+
+def test_a_turn_clear_to_send_is_leased_and_committed_in_one_read_and_one_write(
+    store: DynamoDbStore, client: Any
+) -> None:
+    # GIVEN an answered turn, nothing waiting and no pause
+    turn = claimed(store, msg("m1"), claim_at=T0 + DEBOUNCE)
+    store.record_answer(KEY, turn.burst, "re")
+    made = _calls(client)
+
+    # WHEN reply takes it
+    leased = store.acquire_and_begin_reply(KEY, turn.burst, "tok", T0 + 3, supersede=True)
+
+    # THEN one batch read and one conditional write committed it: no begin_reply needed, and no other run can
+    # take the lease or supersede it now
+    assert made == ["BatchGetItem", "UpdateItem"]
+    assert leased is not None and leased.reply_started and leased.answer == "re"
+    with pytest.raises(ReplyLeaseHeldError):
+        store.acquire_and_begin_reply(KEY, turn.burst, "other", T0 + 4, supersede=True)
+    assert store.begin_reply(leased, "tok", T0 + 4, supersede=True) == "send"
+
+
+@pytest.mark.parametrize("obstacle", ["pause", "waiting burst"])
+def test_a_turn_not_clear_to_send_is_only_leased_and_begin_reply_decides(store: DynamoDbStore, obstacle: str) -> None:
+    # GIVEN an answered turn, and a pause or a message waiting within its max wait
+    turn = claimed(store, msg("m1"), claim_at=T0 + DEBOUNCE)
+    store.record_answer(KEY, turn.burst, "re")
+    if obstacle == "pause":
+        store.pause(KEY, T0 + 600, now=T0 + 3)
+    else:
+        store.append(msg("m2", at=T0 + 3), T0 + 3)
+
+    # WHEN reply takes it
+    leased = store.acquire_and_begin_reply(KEY, turn.burst, "tok", T0 + 3.5, supersede=True)
+
+    # THEN it holds the lease but has not committed, and begin_reply withholds or supersedes it as before
+    assert leased is not None and not leased.reply_started
+    expected: ReplyStart = "withheld" if obstacle == "pause" else "superseded"
+    assert store.begin_reply(leased, "tok", T0 + 3.5, supersede=True) == expected

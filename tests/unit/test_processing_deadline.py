@@ -24,7 +24,16 @@ class Buffer:
         self.answers: list[tuple[str, str | None]] = []
         self.ai_failures: list[str] = []
 
-    def claim(self, conversation_key: str, burst: int, claimer: str, now: float, *, supersede: bool = False) -> Turn:
+    def claim(
+        self,
+        conversation_key: str,
+        burst: int,
+        claimer: str,
+        now: float,
+        *,
+        supersede: bool = False,
+        only_if_due: bool = False,
+    ) -> Turn:
         return Turn(conversation_key, burst, (inbound("1", "hello"),), claimer)
 
     def record_answer(self, conversation_key: str, burst: int, answer: str, ai_failure: str | None = None) -> None:

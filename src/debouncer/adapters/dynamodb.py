@@ -12,8 +12,18 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from debouncer.domain.burst import cap_deadline, concatenate, epoch_of, first_burst, iso_second, ordered, quiet_deadline
-from debouncer.domain.errors import ReplyLeaseHeldError, RetryableError
+from debouncer.domain.burst import (
+    cap_deadline,
+    concatenate,
+    due_at,
+    epoch_of,
+    first_burst,
+    is_due,
+    iso_second,
+    ordered,
+    quiet_deadline,
+)
+from debouncer.domain.errors import BurstNotDueError, ReplyLeaseHeldError, RetryableError
 from debouncer.domain.models import BusinessEcho, InboundMessage, MessageChange
 from debouncer.domain.ports import AppendResult, ChangeOutcome, HistoryEntry, ReplyStart, Turn
 from debouncer.media.model import ResolvedMedia
@@ -311,12 +321,21 @@ class DynamoDbStore:
         }
 
     def claim(
-        self, conversation_key: str, burst: int, claimer: str, now: float, *, supersede: bool = False
+        self,
+        conversation_key: str,
+        burst: int,
+        claimer: str,
+        now: float,
+        *,
+        supersede: bool = False,
+        only_if_due: bool = False,
     ) -> Turn | None:
         """Move the open burst into its turn record, exactly once (optimistic on burst number and version).
 
         The turn carries the messages of the turns it supersedes: those the buffer names (a reply that stood down for
         them), and with `supersede` the turn claimed just before it, if no part of its answer is committed yet.
+        `only_if_due`: the open burst must be due (its timer may wake to a deadline a later message moved), else
+        BurstNotDueError, and nothing is written.
         """
         for _ in range(10):
             item = self._get(conversation_key, BUFFER_SK)
@@ -330,6 +349,9 @@ class DynamoDbStore:
                     turn = self._adopt(turn, claimer)
                 # A retry of the execution that claimed (a crash after the claim) carries on with its turn.
                 return turn if turn is not None and turn.claimed_by == claimer else None
+            quiet, cap = item.get("quiet_deadline", {}).get("S"), item.get("cap_deadline", {}).get("S")
+            if only_if_due and not is_due(quiet, cap, now):
+                raise BurstNotDueError(f"burst {burst} is not due until {due_at(quiet, cap)}")
             turn = self._try_claim(conversation_key, burst, claimer, now, item, supersede)
             if turn is not None:
                 return turn
@@ -826,7 +848,64 @@ class DynamoDbStore:
             # The lease can be taken once lease_expires < now, i.e. from the second after it.
             until = int(old.get("lease_expires", {}).get("N", str(int(now)))) + 1
             raise ReplyLeaseHeldError(f"another run holds the lease until {iso_second(until)}") from e
-        return self._turn(conversation_key, response["Attributes"])
+        return self._turn(conversation_key, response["Attributes"], batch_reads=True)
+
+    def acquire_and_begin_reply(
+        self, conversation_key: str, burst: int, token: str, now: float, *, supersede: bool
+    ) -> Turn | None:
+        """The lease and the decision to send in one read (the turn and the buffer together) and one conditional write,
+        when the turn is clear to send; anything else (a pause, a waiting burst that may supersede it, a lease held,
+        a retry, a lost race) takes acquire_reply's path, and the caller's begin_reply."""
+        items = self._get_many(conversation_key, turn_sk(burst), BUFFER_SK)
+        item, buffer = items.get(turn_sk(burst)), items.get(BUFFER_SK) or {}
+        if item is None or not self._clear_to_send(conversation_key, item, buffer, token, now, supersede=supersede):
+            return self.acquire_reply(conversation_key, burst, token, now)
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(conversation_key, turn_sk(burst)),
+                UpdateExpression="SET reply_lease = :token, lease_expires = :expires, reply_started = :started",
+                ConditionExpression=(
+                    f"attribute_exists(answer) AND {UNSTARTED} AND "
+                    "(attribute_not_exists(reply_lease) OR reply_lease = :token OR lease_expires < :now)"
+                ),
+                ExpressionAttributeValues={
+                    ":token": _s(token),
+                    ":expires": _n(int(now) + self._reply_lease),
+                    ":now": _n(int(now)),
+                    ":started": _n(int(now)),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as e:
+            if _error_code(e) != "ConditionalCheckFailedException":
+                raise _retryable(e, "acquire and begin reply") from e
+            # Moved since the read (another run, a claim superseding it): decide on what it is now.
+            return self.acquire_reply(conversation_key, burst, token, now)
+        return self._turn(conversation_key, response["Attributes"], batch_reads=True)
+
+    def _clear_to_send(
+        self,
+        conversation_key: str,
+        item: dict[str, Any],
+        buffer: dict[str, Any],
+        token: str,
+        now: float,
+        *,
+        supersede: bool,
+    ) -> bool:
+        """An answered turn whose reply has not started, with no other live lease, in a conversation not paused and
+        (with `supersede`) with no waiting burst that begin_reply would let supersede it."""
+        lease = item.get("reply_lease", {}).get("S")
+        if (
+            "answer" not in item
+            or any(a in item for a in ("reply_started", "superseded_at", "withheld_at", "failed_at", "delivered_at"))
+            or int(item.get("parts_sent", {}).get("N", "0")) != 0
+            or (lease not in (None, token) and int(item.get("lease_expires", {}).get("N", "0")) >= int(now))
+            or float(buffer.get("paused_until", {}).get("N", "0")) > now
+        ):
+            return False
+        return not (supersede and self._superseded_by_waiting(_turn(conversation_key, item), buffer, now))
 
     def begin_reply(self, turn: Turn, token: str, now: float, *, supersede: bool) -> ReplyStart:
         """Decide, before the first part, whether this answer is sent (the lease holder only; one write settles it).
@@ -838,7 +917,7 @@ class DynamoDbStore:
         """
         key = turn.conversation_key
         for _ in range(10):
-            buffer = self._get(key, BUFFER_SK) or {}
+            buffer = self._get_many(key, BUFFER_SK).get(BUFFER_SK) or {}
             if float(buffer.get("paused_until", {}).get("N", "0")) > now:
                 return self._settle_start(turn, token, "SET withheld_at = :now, withheld_reason = :why", now, "paused")
             if not (supersede and self._superseded_by_waiting(turn, buffer, now)):
@@ -940,7 +1019,8 @@ class DynamoDbStore:
 
     def _started_or_settled(self, turn: Turn, token: str) -> ReplyStart:
         """After a lost condition: a claim superseded the turn, or a retry of this very run committed it already."""
-        now_turn = self.load_turn(turn.conversation_key, turn.burst, with_carried=False)
+        item = self._get_many(turn.conversation_key, turn_sk(turn.burst)).get(turn_sk(turn.burst))
+        now_turn = None if item is None else _turn(turn.conversation_key, item)
         if now_turn is not None and now_turn.reply_started and not (now_turn.delivered or now_turn.failed):
             return "send"
         return "settled"
@@ -1146,18 +1226,40 @@ class DynamoDbStore:
         until = float(buffer.get("paused_until", {}).get("N", "0"))
         return until if until > now else None
 
-    def _turn(self, conversation_key: str, item: dict[str, Any]) -> Turn:
-        """The turn with the messages of the turns it carries first (held ones stay held), in the person's order."""
+    def _turn(self, conversation_key: str, item: dict[str, Any], *, batch_reads: bool = False) -> Turn:
+        """The turn with the messages of the turns it carries first (held ones stay held), in the person's order.
+        `batch_reads`: read them with one BatchGetItem (reply's way: its role is granted no GetItem)."""
         turn = _turn(conversation_key, item)
         if not turn.carried:
             return turn
         messages, held = list(turn.messages), list(turn.held)
-        for burst in turn.carried:
-            earlier = self._get(conversation_key, turn_sk(burst))
-            if earlier is not None:
-                messages += _messages(earlier)
-                held += [h["S"] for h in earlier.get("held", {}).get("L", [])]
+        sks = [turn_sk(burst) for burst in turn.carried]
+        carried = (
+            list(self._get_many(conversation_key, *sks).values())
+            if batch_reads
+            else [self._get(conversation_key, sk) for sk in sks]
+        )
+        for earlier in carried:
+            if earlier is None:
+                continue
+            messages += _messages(earlier)
+            held += [h["S"] for h in earlier.get("held", {}).get("L", [])]
         return replace(turn, messages=tuple(ordered(messages)), held=tuple(held))
+
+    def _get_many(self, conversation_key: str, *sks: str) -> dict[str, dict[str, Any]]:
+        """Several items of one conversation in one consistent read, by sort key (a missing item is left out). What
+        reply reads, it reads this way (its role is granted BatchGetItem, not GetItem)."""
+        try:
+            response = self._client.batch_get_item(
+                RequestItems={
+                    self._table: {"Keys": [self._key(conversation_key, sk) for sk in sks], "ConsistentRead": True}
+                }
+            )
+        except ClientError as e:
+            raise _retryable(e, "read") from e
+        if response.get("UnprocessedKeys"):
+            raise RetryableError("read throttled: DynamoDB left keys unprocessed")
+        return {item["sk"]["S"]: item for item in response.get("Responses", {}).get(self._table, [])}
 
     def _get(self, conversation_key: str, sk: str) -> dict[str, Any] | None:
         try:

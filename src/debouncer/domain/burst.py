@@ -30,6 +30,25 @@ def cap_deadline(now: float, max_wait_seconds: int) -> str:
     return iso_second(now + max_wait_seconds)
 
 
+# Step Functions' Wait and Lambda read different clocks (both NTP-synchronised on AWS): a claim reaching Lambda a
+# moment before the deadline its Wait slept to is still due. Kept well under a second, so that no burst is claimed
+# noticeably before its deadline; past it, the claim fails with BurstNotDueError and the state machine simply waits
+# again, so a larger skew costs a few transitions, never a message.
+DUE_TOLERANCE_SECONDS = 0.25
+
+
+def due_at(quiet: str | None, cap: str | None) -> str | None:
+    """When an open burst is due: the earlier of its quiet and cap deadlines (None when it has neither)."""
+    deadlines = [d for d in (quiet, cap) if d is not None]
+    return min(deadlines, key=epoch_of) if deadlines else None
+
+
+def is_due(quiet: str | None, cap: str | None, now: float) -> bool:
+    """True once the burst may be claimed: quiet long enough, or waited as long as it may."""
+    due = due_at(quiet, cap)
+    return due is None or epoch_of(due) <= now + DUE_TOLERANCE_SECONDS
+
+
 def is_flush_keyword(message: InboundMessage, keywords: Iterable[str]) -> bool:
     """A message whose whole text is a configured keyword ('send', 'done'...) flushes the burst at once."""
     text = (message.text or "").strip().lower()

@@ -33,6 +33,11 @@ class PermanentError(DebouncerError):
     """A failure no retry can fix (window closed, user blocked, bad token): the burst goes to the DLQ."""
 
 
+class BurstNotDueError(DebouncerError):
+    """The burst's timer woke, but a message arrived meanwhile and moved its quiet deadline: the state machine reads
+    the buffer again and sleeps until the new deadline (a Catch, not a failure: nothing is claimed or lost)."""
+
+
 class ConfigurationError(DebouncerError):
     """Settings are missing or inconsistent."""
 

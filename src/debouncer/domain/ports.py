@@ -76,10 +76,18 @@ class MessageBuffer(Protocol):
     def append(self, message: InboundMessage, now: float) -> AppendResult: ...
 
     def claim(
-        self, conversation_key: str, burst: int, claimer: str, now: float, *, supersede: bool = False
+        self,
+        conversation_key: str,
+        burst: int,
+        claimer: str,
+        now: float,
+        *,
+        supersede: bool = False,
+        only_if_due: bool = False,
     ) -> Turn | None:
         """Move the open burst into its turn, once; `supersede`: the turn before it, claimed but not yet being sent,
-        is superseded and carried into this one (within its max wait)."""
+        is superseded and carried into this one (within its max wait). `only_if_due`: raise BurstNotDueError when
+        the open burst is not due yet (its timer woke to a deadline a later message moved)."""
         ...
 
     def history(self, conversation_key: str, before_burst: int, limit: int) -> list[HistoryEntry]: ...
@@ -97,6 +105,14 @@ class MessageBuffer(Protocol):
     def load_turn(self, conversation_key: str, burst: int) -> Turn | None: ...
 
     def acquire_reply(self, conversation_key: str, burst: int, token: str, now: float) -> Turn | None: ...
+
+    def acquire_and_begin_reply(
+        self, conversation_key: str, burst: int, token: str, now: float, *, supersede: bool
+    ) -> Turn | None:
+        """acquire_reply, and begin_reply too when nothing stands in the answer's way (no pause; with `supersede`, no
+        waiting burst that would supersede it): the turn then comes back with reply_started set. Otherwise the turn
+        as acquire_reply returns it, and the caller begins the reply (or not) itself."""
+        ...
 
     def begin_reply(self, turn: Turn, token: str, now: float, *, supersede: bool) -> ReplyStart:
         """Decide, once and for good, whether the answer is sent: before its first part only."""

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from debouncer.domain.burst import cap_deadline, epoch_of, first_burst, ordered, quiet_deadline
+from debouncer.domain.burst import cap_deadline, due_at, epoch_of, first_burst, is_due, ordered, quiet_deadline
+from debouncer.domain.errors import BurstNotDueError
 from debouncer.domain.models import InboundMessage
 from debouncer.domain.ports import AppendResult, HistoryEntry, ReplyStart, Turn
 from debouncer.media.model import ResolvedMedia
@@ -84,13 +85,23 @@ class MemoryBuffer:
         )
 
     def claim(
-        self, conversation_key: str, burst: int, claimer: str, now: float, *, supersede: bool = False
+        self,
+        conversation_key: str,
+        burst: int,
+        claimer: str,
+        now: float,
+        *,
+        supersede: bool = False,
+        only_if_due: bool = False,
     ) -> Turn | None:
-        """Move the open burst into its turn once; with `supersede`, carry the turn before it if still replaceable."""
+        """Move the open burst into its turn once; with `supersede`, carry the turn before it if still replaceable.
+        `only_if_due`: BurstNotDueError for an open burst not due yet (as the DynamoDB buffer does)."""
         buffer = self._buffers.get(conversation_key)
         if buffer is None or buffer.burst != burst or not buffer.messages:
             turn = self.load_turn(conversation_key, burst)
             return turn if turn is not None and turn.claimed_by == claimer else None
+        if only_if_due and not is_due(buffer.quiet, buffer.cap, now):
+            raise BurstNotDueError(f"burst {burst} is not due until {due_at(buffer.quiet, buffer.cap)}")
         carried, cap = list(buffer.carried), buffer.cap
         superseded = self._supersedable(conversation_key, buffer, now) if supersede else None
         if superseded is not None:
@@ -165,6 +176,12 @@ class MemoryBuffer:
         if turn is None or turn.answer is None:
             return None
         return self._with_carried(turn)
+
+    def acquire_and_begin_reply(
+        self, conversation_key: str, burst: int, token: str, now: float, *, supersede: bool
+    ) -> Turn | None:
+        """acquire_reply only: the simulation counts no AWS calls, so the caller's begin_reply decides."""
+        return self.acquire_reply(conversation_key, burst, token, now)
 
     def begin_reply(self, turn: Turn, token: str, now: float, *, supersede: bool) -> ReplyStart:
         """Send, or stand down for messages waiting in the buffer within this turn's max wait (carrying it)."""

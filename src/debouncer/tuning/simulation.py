@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
+from debouncer.domain.errors import BurstNotDueError
 from debouncer.domain.models import InboundMessage
 from debouncer.domain.ports import AIRequest, OutboundMessage, TextLimit
 from debouncer.tuning.memory import MemoryBuffer, cached_epoch_of
@@ -203,7 +204,7 @@ class Simulation:
         self._run.buffer_reads += 1
         now = math.floor(self._clock.now)
         if flush:
-            self._process(conversation_key, burst)
+            self._process(conversation_key, burst, flush=True)
             return
         open_burst, quiet, cap = self._buffer.open_burst(conversation_key)
         if quiet is None or cap is None or open_burst != burst:
@@ -216,15 +217,20 @@ class Simulation:
             self._run.transitions += 1  # WaitForMaxWait
             self._at(cap_at, lambda: self._process(conversation_key, burst))
         else:
-            self._run.transitions += 1  # WaitForQuiet
-            self._at(quiet_at, lambda: self._read(conversation_key, burst, flush))
+            self._run.transitions += 1  # WaitForQuiet, then straight to Process
+            self._at(quiet_at, lambda: self._process(conversation_key, burst))
 
-    def _process(self, conversation_key: str, burst: int) -> None:
-        """Process claims now; Reply runs once the AI has answered (ai_seconds later)."""
+    def _process(self, conversation_key: str, burst: int, *, flush: bool = False) -> None:
+        """Process claims now (or finds the burst not due: back to ReadBuffer); Reply runs once the AI has answered
+        (ai_seconds later)."""
         self._run.transitions += 1
         self._run.lambda_invocations += 1
         claimer = f"{conversation_key}/{burst}/{self._clock.now}"
-        result = self._processor.process(conversation_key, burst, claimer)
+        try:
+            result = self._processor.process(conversation_key, burst, claimer, only_if_due=not flush)
+        except BurstNotDueError:
+            self._read(conversation_key, burst, flush)
+            return
         latency = self._policy.ai_seconds if result["claimed"] else 0.0
         self._at(self._clock.now + latency, lambda: self._reply(conversation_key, burst, claimer, result["claimed"]))
 

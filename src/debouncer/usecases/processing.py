@@ -60,7 +60,13 @@ class Processor:
         self._finish_seconds = finish_seconds
 
     def process(
-        self, conversation_key: str, burst: int, claimer: str, *, deadline: float | None = None
+        self,
+        conversation_key: str,
+        burst: int,
+        claimer: str,
+        *,
+        deadline: float | None = None,
+        only_if_due: bool = False,
     ) -> dict[str, Any]:
         """{"claimed": False} when another execution owns the burst or nothing is left to answer.
 
@@ -68,8 +74,12 @@ class Processor:
         machine sends it, then reply dead-letters the burst with the AI's error (once, whichever run gets there).
         `deadline` (on the clock's scale) is when the function is stopped: an AI still silent shortly before it has
         failed for good, and takes the same path as any other AI failure while there is time to record it.
+        `only_if_due`: raise BurstNotDueError when a later message moved the burst's deadline past now.
         """
-        turn = self._buffer.claim(conversation_key, burst, claimer, self._clock(), supersede=self._supersede)
+        now = self._clock()
+        turn = self._buffer.claim(
+            conversation_key, burst, claimer, now, supersede=self._supersede, only_if_due=only_if_due
+        )
         if turn is not None and turn.carried:
             logger.info("burst carries superseded turns", carried=len(turn.carried), messages=len(turn.messages))
         # Nothing to answer: every message deleted, or written while a human had the conversation (history only); or

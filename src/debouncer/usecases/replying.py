@@ -64,7 +64,10 @@ class Replier:
         """
         if not claimed:
             return {"delivered": False, "superseded": False, "lateness_seconds": None}
-        turn = self._buffer.acquire_reply(conversation_key, burst, token, self._clock())
+        # The lease and, when nothing stands in the way, the decision to send: one read and one write.
+        turn = self._buffer.acquire_and_begin_reply(
+            conversation_key, burst, token, self._clock(), supersede=self._supersede
+        )
         outcome = self._deliver(turn, token) if turn is not None else _Delivery()
         if ai_failed:
             failure = self._buffer.report_ai_failure(conversation_key, burst, self._clock())
