@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: help install run test test-cpu test-wait lint typecheck unit integration e2e soak package bench clean checkov-venv
+.PHONY: help install run test test-cpu test-wait lint typecheck unit integration e2e soak package runtime-python bench clean checkov-venv
 
 CHECKOV_VENV  := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
@@ -49,8 +49,18 @@ $(BROWSER_STAMP):
 	  || { echo "error: could not install chromium with apt-get; install it (apt-get install chromium) so that $(BROWSER_STAMP) exists, then run make again" >&2; exit 1; }
 	@test -x $(BROWSER_STAMP) || { echo "error: chromium installed, but $(BROWSER_STAMP) is still missing" >&2; exit 1; }
 
+# The Lambda runtime's interpreter (CPython 3.13 from Debian trixie, via apt): it compiles the zips' bytecode and the
+# bench imports them with it. tools/package.py fetches it too when it is missing; this stamp only saves the check.
+RUNTIME_PYTHON_STAMP := .cache/python3.13/bin/python3.13
+
+$(RUNTIME_PYTHON_STAMP): $(STAMP) tools/runtime_python.py
+	$(BIN)/python tools/runtime_python.py --refresh
+	touch $(RUNTIME_PYTHON_STAMP)
+
+runtime-python: $(RUNTIME_PYTHON_STAMP) ## fetch the Lambda runtime's python3.13 into .cache/python3.13/ (Debian trixie, via apt)
+
 ARCH ?= arm64
-package: $(STAMP) ## build one reproducible zip per Lambda into build/$(ARCH)/ (Lambda python3.12; ARCH=arm64|x86_64, as lambda_architecture)
+package: $(STAMP) $(RUNTIME_PYTHON_STAMP) ## build one reproducible zip per Lambda into build/$(ARCH)/ (Lambda python3.13, with bytecode; ARCH=arm64|x86_64, as lambda_architecture)
 	$(BIN)/python tools/package.py --arch $(ARCH)
 
 run: $(STAMP) ## serve the whole pipeline locally on http://$(HOST):$(PORT) (embedded AWS emulator)
@@ -97,7 +107,7 @@ e2e: $(STAMP) $(BROWSER_STAMP)
 soak: $(STAMP) ## the reliability and fuzz suites at their heavy profiles (larger counts, fresh seeds; minutes)
 	RELIABILITY_PROFILE=heavy HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -n 2 --dist loadgroup -q tests/reliability tests/fuzz tests/e2e/test_concurrent_senders.py
 
-bench: $(STAMP) ## one table of measured figures vs the naive design (calls, capacity, transitions, cost, latency, imports); also build/bench.json
+bench: $(STAMP) $(RUNTIME_PYTHON_STAMP) ## one table of measured figures vs the naive design (calls, capacity, transitions, cost, latency, imports); also build/bench.json
 	$(BIN)/python -m bench
 
 clean: ## remove the venv and build outputs

@@ -1,21 +1,25 @@
-"""Each Lambda artifact's size, and its cold import time measured with `python -X importtime`.
+"""Each Lambda artifact's size, and its cold import time measured with `python3.13 -X importtime`.
 
-Sizes come from the zips tools/package.py builds for Lambda (python3.12, arm64), in a temporary directory so
-build/ is left to `make package`. Import times come from the `--host` build of the same zips (the arm64 wheels
-cannot load here), unzipped, imported in a fresh `python -I -S` with only the package and a stand-in for what the
-Lambda runtime provides (boto3, botocore, with bytecode) on sys.path, in the environment Terraform gives the
-function (tracing on, as `tracing_mode = "Active"` makes it). Each figure is the median over several processes of
-the cumulative time of `import handler` (the handler module's own body included: clients, settings, app).
+Sizes come from the zips tools/package.py builds for Lambda (python3.13, arm64), in a temporary directory so
+build/ is left to `make package`. Import times come from the x86_64 build of the same zips, exactly as deployed
+(bytecode inside), imported by the runtime's own interpreter (CPython 3.13 from Debian trixie, fetched by
+tools/runtime_python.py), since the arm64 wheels cannot load here: unzipped, imported in a fresh
+`python3.13 -I -S -B` with only the package and a stand-in for what the Lambda runtime provides (boto3, botocore,
+compiled by the same interpreter) on sys.path, in the environment Terraform gives the function (tracing on, as
+`tracing_mode = "Active"` makes it). -B because /var/task is read-only: nothing a run compiles is kept. Each figure
+is the median over several processes of the cumulative time of `import handler` (the handler module's own body
+included: clients, settings, app).
 Two figures per function:
-- as deployed: the zip carries no bytecode and /var/task is read-only, so every cold start compiles every module
-  it imports from the zip; run with -B on a fresh unzip, so each run compiles too;
-- bytecode cached: the same after one run wrote __pycache__, i.e. what shipping .pyc files would give.
+- as deployed: the zip as built, with its unchecked-hash cpython-313 pycs;
+- source only: the same zip with every __pycache__ removed, i.e. what zips without bytecode cost: every cold start
+  compiles every module it imports.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,7 +41,7 @@ LAMBDA_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
     "TABLE_NAME": "chat-debouncer",
     "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:chat-debouncer",
     "POWERTOOLS_SERVICE_NAME": "chat-debouncer",
@@ -78,60 +82,90 @@ class ArtifactFigures:
     zipped_bytes: int
     unzipped_bytes: int
     import_ms_deployed: list[float] = field(default_factory=list)
-    import_ms_cached: list[float] = field(default_factory=list)
+    import_ms_source_only: list[float] = field(default_factory=list)
+    # Offenders as deployed: the handler's direct imports (cumulative ms) and the modules with most self time.
     top_imports: list[tuple[str, float]] = field(default_factory=list)
     top_self: list[tuple[str, float]] = field(default_factory=list)
+    # The same without bytecode: where compiling costs most.
+    top_imports_source_only: list[tuple[str, float]] = field(default_factory=list)
+    top_self_source_only: list[tuple[str, float]] = field(default_factory=list)
     statements: list[tuple[str, float]] = field(default_factory=list)
+    interpreter: str = ""
 
     @property
     def deployed_ms(self) -> float:
-        """Median cold import as deployed (compiling)."""
+        """Median cold import as deployed (bytecode in the zip)."""
         return statistics.median(self.import_ms_deployed)
 
     @property
-    def cached_ms(self) -> float:
-        """Median cold import with bytecode cached."""
-        return statistics.median(self.import_ms_cached)
+    def source_only_ms(self) -> float:
+        """Median cold import of the same zip without its bytecode (compiling every module)."""
+        return statistics.median(self.import_ms_source_only)
 
 
 def measure(runs: int = 5, progress: bool = True) -> list[ArtifactFigures]:
-    """Build both variants, then time `runs` cold imports of each handler in each mode."""
+    """Build the zips, then time `runs` cold imports of each handler, as deployed and source only."""
+    python = runtime_python()
+    version = subprocess.run(
+        [str(python), "-I", "-S", "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
     with tempfile.TemporaryDirectory(prefix="bench-artifacts-") as tmp:
         root = Path(tmp)
         started = time.monotonic()
-        _package("--out", str(root / "lambda"))
-        _package("--host", "--out", str(root / "host"), "--runtime-dir", str(root / "runtime"))
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "runtime")], check=True, timeout=300)
+        _package("--arch", "arm64", "--out", str(root / "arm64"))
+        _package("--arch", "x86_64", "--out", str(root / "x86_64"), "--runtime-dir", str(root / "runtime"))
         if progress:
-            print(f"artifacts: built the Lambda and host zips in {time.monotonic() - started:.0f} s", flush=True)
+            print(f"artifacts: built the arm64 and x86_64 zips in {time.monotonic() - started:.0f} s", flush=True)
         figures = []
         for function in FUNCTIONS:
-            lambda_zip = root / "lambda" / f"{function}.zip"
-            with zipfile.ZipFile(lambda_zip) as zf:
+            sized = root / "arm64" / f"{function}.zip"
+            with zipfile.ZipFile(sized) as zf:
                 unzipped = sum(info.file_size for info in zf.infolist())
-            figure = ArtifactFigures(function, lambda_zip.stat().st_size, unzipped)
-            for run in range(runs):
-                fresh = root / "unzipped" / f"{function}-{run}"
-                _unzip(root / "host" / f"{function}.zip", fresh)
-                total, _, _ = _import_time(fresh, root / "runtime", function, write_bytecode=False)
-                figure.import_ms_deployed.append(total)
-            cached = root / "unzipped" / f"{function}-cached"
-            _unzip(root / "host" / f"{function}.zip", cached)
-            _import_time(cached, root / "runtime", function, write_bytecode=True)  # writes __pycache__
+            figure = ArtifactFigures(function, sized.stat().st_size, unzipped, interpreter=f"CPython {version}")
+            deployed = root / "unzipped" / f"{function}-deployed"
+            _unzip(root / "x86_64" / f"{function}.zip", deployed)
+            source_only = root / "unzipped" / f"{function}-source-only"
+            _unzip(root / "x86_64" / f"{function}.zip", source_only)
+            for cache in sorted(source_only.rglob("__pycache__"), reverse=True):
+                shutil.rmtree(cache)
+            # Alternate the two modes, so that a burst of load on the machine weighs on both alike.
             for _ in range(runs):
-                total, direct, by_self = _import_time(cached, root / "runtime", function, write_bytecode=True)
-                figure.import_ms_cached.append(total)
-            figure.top_imports, figure.top_self = direct, by_self
+                total, direct, by_self = _import_time(python, deployed, root / "runtime", function)
+                figure.import_ms_deployed.append(total)
+                figure.top_imports, figure.top_self = direct, by_self
+                total, direct, by_self = _import_time(python, source_only, root / "runtime", function)
+                figure.import_ms_source_only.append(total)
+                figure.top_imports_source_only, figure.top_self_source_only = direct, by_self
             if function == "post_message":  # the one with an import-time target: name its offenders
-                figure.statements = _statement_times(cached, root / "runtime", function)
+                figure.statements = _statement_times(python, deployed, root / "runtime", function)
             figures.append(figure)
             if progress:
                 print(
-                    f"artifacts: {function:<16} {figure.zipped_bytes / 2**20:5.2f} MiB zipped, import as deployed "
-                    f"{figure.deployed_ms:4.0f} ms, bytecode cached {figure.cached_ms:4.0f} ms",
+                    f"artifacts: {function:<16} {figure.zipped_bytes / 2**20:5.2f} MiB zipped, import (Python"
+                    f" {version}) as deployed {figure.deployed_ms:4.0f} ms,"
+                    f" source only {figure.source_only_ms:4.0f} ms",
                     flush=True,
                 )
         return figures
+
+
+def runtime_python() -> Path:
+    """The Lambda runtime's interpreter, fetched by tools/runtime_python.py on first use (its progress shown)."""
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "runtime_python.py")],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError("no Python 3.13 to measure imports with: tools/runtime_python.py failed (message above)")
+    return Path(proc.stdout.strip())
 
 
 def _package(*args: str) -> None:
@@ -157,13 +191,12 @@ def _environment(function: str) -> dict[str, str]:
 
 
 def _import_time(
-    package: Path, runtime: Path, function: str, *, write_bytecode: bool
+    python: Path, package: Path, runtime: Path, function: str
 ) -> tuple[float, list[tuple[str, float]], list[tuple[str, float]]]:
     """Cumulative ms of `import handler`; its direct imports and the modules with most self time (name, ms)."""
-    flags = ["-I", "-S", "-X", "importtime"] + ([] if write_bytecode else ["-B"])
     code = f"import sys; sys.path[:0] = [{str(package)!r}, {str(runtime)!r}]; import handler"
     proc = subprocess.run(
-        [sys.executable, *flags, "-c", code],
+        [str(python), "-I", "-S", "-B", "-X", "importtime", "-c", code],
         env=_environment(function),
         capture_output=True,
         text=True,
@@ -190,9 +223,9 @@ def _import_time(
     return tree[end][2], direct[:6], by_self[:8]
 
 
-def _statement_times(package: Path, runtime: Path, function: str) -> list[tuple[str, float]]:
+def _statement_times(python: Path, package: Path, runtime: Path, function: str) -> list[tuple[str, float]]:
     proc = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", _STATEMENT_TIMER, str(package), str(runtime)],
+        [str(python), "-I", "-S", "-B", "-c", _STATEMENT_TIMER, str(package), str(runtime)],
         env=_environment(function),
         capture_output=True,
         text=True,

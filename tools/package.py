@@ -1,23 +1,30 @@
-"""Build one reproducible deployment zip per Lambda function (python3.12, arm64 by default) into build/.
+"""Build one reproducible deployment zip per Lambda function (python3.13, arm64 by default) into build/.
 
 Each zip holds, at its root:
 - `handler.py`, from lambda/<name>/handler.py;
-- the `debouncer` package from src/ (no tests, no bytecode), with schemas/*.json copied to debouncer/schemas/,
-  where the code looks first;
+- the `debouncer` package from src/ (no tests), with schemas/*.json copied to debouncer/schemas/, where the code
+  looks first;
 - the runtime dependencies: pyproject.toml `[project].dependencies`, resolved with constraints.txt, as wheels
   for the target platform, unzipped. boto3 and botocore are left out because the Lambda python runtime provides
   them, and so is every package that only they need (s3transfer, python-dateutil, ...). A package that another
   dependency also needs (jmespath, for Powertools) stays in.
+- bytecode for every .py above, sources and dependencies alike: `__pycache__/<name>.cpython-313.pyc`, compiled by
+  CPython 3.13 itself (tools/runtime_python.py fetches it) as unchecked-hash pycs (PEP 552). /var/task is
+  read-only, so without them every cold start would compile each module it imports; unchecked-hash pycs carry no
+  timestamp, and the runtime loads them without reading the source. Any bytecode a wheel ships is dropped first.
+  If no Python 3.13 can be had, the build fails: it never ships source only.
 
-Reproducible byte for byte from the same inputs and zlib: entries sorted, every timestamp 1980-01-01, every mode
-0644, no directory entries, fixed deflate level. `make package` and the tests build the same way.
+Reproducible byte for byte from the same inputs, zlib and compiling interpreter: entries sorted, every timestamp
+1980-01-01, every mode 0644, no directory entries, fixed deflate level; pycs compiled in a fixed order by one
+process with a fixed hash seed and fixed source paths (/var/task/...). `make package` and the tests build the same
+way.
 
 Per-function zips rather than a shared layer: the three functions share one dependency set, so a layer would
 upload it once instead of three times, but it adds a separately versioned artifact that must stay in step with
 the code, and it does not make cold starts faster. At a few MiB per zip, plain zips are the simpler choice.
 
-`--host` builds the same zips for this interpreter and machine instead of Lambda's, so that tests can import the
-handlers here (the arm64/cp312 wheels of pydantic-core and rpds-py cannot load on an x86_64 or cp311 host).
+`--arch x86_64` zips import here under the fetched 3.13 interpreter (the bench and the tests do so). `--host` builds
+the same zips for this interpreter and machine instead, bytecode compiled by this interpreter.
 """
 
 from __future__ import annotations
@@ -33,15 +40,17 @@ import tomllib
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+import runtime_python  # tools/runtime_python.py: run as tools/package.py, tools/ is on sys.path
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ("post_message", "process_message", "reply")
-LAMBDA_PYTHON = "3.12"
+# The Lambda runtime, and the Python that compiles the zips' bytecode: see the README's "Lambda runtime: python3.13".
+LAMBDA_PYTHON = runtime_python.RUNTIME_MINOR
 # The Lambda python runtime ships these; bundling them would only add ~25 MiB per function.
 RUNTIME_PROVIDED = {canonicalize_name("boto3"), canonicalize_name("botocore")}
 # Lambda quotas: direct upload of a zip, and the unzipped function (layers included).
@@ -61,10 +70,11 @@ class Target:
     name: str
     pip_args: tuple[str, ...]
     markers: dict[str, str]
+    python_tag: str  # the bytecode's cache tag, e.g. cpython-313
 
 
 def lambda_target(arch: str) -> Target:
-    """AWS Lambda python3.12 on arm64 or x86_64 (Amazon Linux 2023, glibc 2.34)."""
+    """AWS Lambda python3.13 on arm64 or x86_64 (Amazon Linux 2023, glibc 2.34)."""
     machine = {"arm64": "aarch64", "x86_64": "x86_64"}[arch]
     markers = {
         "implementation_name": "cpython",
@@ -82,13 +92,14 @@ def lambda_target(arch: str) -> Target:
         *("--platform", f"manylinux2014_{machine}", "--python-version", LAMBDA_PYTHON),
         *("--implementation", "cp", "--abi", abi),
     )
-    return Target(f"lambda-{abi}-{arch}", pip_args, markers)
+    return Target(f"lambda-{abi}-{arch}", pip_args, markers, f"cpython-{abi.removeprefix('cp')}")
 
 
 def host_target() -> Target:
     """This interpreter on this machine: pip's defaults, markers as they evaluate here."""
     markers = {k: str(v) for k, v in default_environment().items()}
-    return Target(f"host-cp{sys.version_info.major}{sys.version_info.minor}-{platform.machine()}", (), markers)
+    tag = f"{sys.version_info.major}{sys.version_info.minor}"
+    return Target(f"host-cp{tag}-{platform.machine()}", (), markers, f"cpython-{tag}")
 
 
 @dataclass
@@ -243,6 +254,75 @@ def write_zip(path: Path, entries: dict[str, bytes]) -> None:
     tmp.replace(path)
 
 
+# Run by the compiling interpreter, once per build. stdin: [[source, dfile], ...]; each source gets its
+# __pycache__/<name>.<cache tag>.pyc beside it. stdout: the cache tag and the sources that failed, as JSON.
+_COMPILER = """
+import json, py_compile, sys
+mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
+failed = []
+for source, dfile in json.load(sys.stdin):
+    try:
+        py_compile.compile(source, dfile=dfile, doraise=True, invalidation_mode=mode)
+    except py_compile.PyCompileError as e:
+        failed.append(str(e).strip().splitlines()[-1][:300] + " in " + dfile)
+print(json.dumps({"cache_tag": sys.implementation.cache_tag, "failed": failed}))
+"""
+
+
+def compile_bytecode(
+    groups: list[tuple[str, dict[str, bytes]]], compiler: Path, cache_tag: str
+) -> list[dict[str, bytes]]:
+    """Unchecked-hash pycs of every .py in each group (archive path -> bytes), compiled by one compiler process.
+
+    A group is a tree as it will sit on sys.path (the shared zip contents, one function's handler, the runtime
+    stand-in); the result maps each group's pyc archive paths to their bytes, in the same order. The compiler must
+    report cache_tag (cpython-313 for Lambda), and every file must compile: a zip never carries a module that the
+    runtime would have to compile, nor one it cannot.
+    """
+    with tempfile.TemporaryDirectory(prefix="package-bytecode-") as tmp:
+        stage = Path(tmp)
+        jobs: list[tuple[str, str]] = []
+        for index, (group, entries) in enumerate(groups):
+            for name in sorted(n for n in entries if n.endswith(".py")):
+                source = stage / str(index) / name
+                source.parent.mkdir(parents=True, exist_ok=True)
+                source.write_bytes(entries[name])
+                # A fixed path in co_filename, not the staging directory's random one: the import system replaces it
+                # with the file's real location anyway when it loads the pyc beside its source.
+                jobs.append((str(source), f"/var/task/{name}" if group != "runtime" else f"/var/runtime/{name}"))
+        proc = subprocess.run(  # noqa: S603 - the runtime's interpreter and a fixed script
+            [str(compiler), "-S", "-c", _COMPILER],
+            input=json.dumps(jobs),
+            # A fixed hash seed, so that nothing whose marshalled order follows string hashes can vary between runs.
+            env={"PYTHONHASHSEED": "0", "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=900,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"compiling bytecode with {compiler} failed:\n{proc.stderr[-3000:]}")
+        report = json.loads(proc.stdout)
+        if report["cache_tag"] != cache_tag:
+            raise RuntimeError(f"{compiler} compiles for {report['cache_tag']}, the target needs {cache_tag}")
+        if report["failed"]:
+            raise RuntimeError("these modules do not compile:\n" + "\n".join(report["failed"]))
+        compiled: list[dict[str, bytes]] = []
+        for index, (_, entries) in enumerate(groups):
+            pycs = {}
+            for name in sorted(n for n in entries if n.endswith(".py")):
+                pyc = _pyc_name(name, cache_tag)
+                pycs[pyc] = (stage / str(index) / pyc).read_bytes()
+            compiled.append(pycs)
+        return compiled
+
+
+def _pyc_name(source: str, cache_tag: str) -> str:
+    """Where the import system looks for a source's bytecode: pkg/mod.py -> pkg/__pycache__/mod.<tag>.pyc."""
+    path = PurePosixPath(source)
+    return str(path.parent / "__pycache__" / f"{path.stem}.{cache_tag}.pyc").removeprefix("./")
+
+
 @dataclass(frozen=True)
 class Artifact:
     """One built zip and the figures the size table prints."""
@@ -260,8 +340,13 @@ def build(
     cache_dir: Path,
     runtime_dir: Path | None = None,
     functions: Iterable[str] = FUNCTIONS,
+    *,
+    compiler: Path,
 ) -> list[Artifact]:
-    """Build every function's zip for target into out_dir; optionally unpack the runtime-provided packages too."""
+    """Build every function's zip for target into out_dir, bytecode compiled by compiler (a python for the target).
+
+    Optionally unpack the runtime-provided packages, compiled too, into runtime_dir.
+    """
     requirements = project_dependencies(REPO_ROOT / "pyproject.toml")
     paths = download_wheels(requirements, target, cache_dir, REPO_ROOT / "constraints.txt")
     wheels = {w.name: w for w in map(read_wheel, paths)}
@@ -271,15 +356,24 @@ def build(
     for name in sorted(bundled):
         _merge(shared, _wheel_entries(wheels[name].path), wheels[name].path.name)
     _merge(shared, _source_entries(), "src/")
-
+    handlers = {f: {"handler.py": (REPO_ROOT / "lambda" / f / "handler.py").read_bytes()} for f in functions}
+    runtime: dict[str, bytes] = {}
     if runtime_dir is not None:
         provided = [r for r in requirements if canonicalize_name(r.name) in RUNTIME_PROVIDED]
-        _unpack_runtime_provided(provided, wheels, target, runtime_dir)
+        runtime = _runtime_provided_entries(provided, wheels, target)
+
+    # One compiler process for everything: starting the interpreter per tree would cost more than compiling.
+    groups = [("shared", shared), *handlers.items(), ("runtime", runtime)]
+    shared_pycs, *handler_pycs, runtime_pycs = compile_bytecode(groups, compiler, target.python_tag)
+    if runtime_dir is not None:
+        for relative, data in sorted({**runtime, **runtime_pycs}.items()):
+            dest = runtime_dir / relative
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
 
     artifacts = []
-    for function in functions:
-        handler = REPO_ROOT / "lambda" / function / "handler.py"
-        entries = {**shared, "handler.py": handler.read_bytes()}
+    for function, handler_pyc in zip(handlers, handler_pycs, strict=True):
+        entries = {**shared, **shared_pycs, **handlers[function], **handler_pyc}
         zip_path = out_dir / f"{function}.zip"
         write_zip(zip_path, entries)
         data = zip_path.read_bytes()
@@ -300,9 +394,9 @@ def _merge(into: dict[str, bytes], entries: Iterable[tuple[str, bytes]], origin:
         into[name] = data
 
 
-def _unpack_runtime_provided(
-    provided: list[Requirement], wheels: dict[NormalizedName, Wheel], target: Target, runtime_dir: Path
-) -> None:
+def _runtime_provided_entries(
+    provided: list[Requirement], wheels: dict[NormalizedName, Wheel], target: Target
+) -> dict[str, bytes]:
     """Stand-in for what the Lambda runtime has on sys.path (boto3, botocore and their dependencies)."""
     names: set[NormalizedName] = set()
     pending = list(provided)
@@ -313,16 +407,15 @@ def _unpack_runtime_provided(
             continue
         names.add(name)
         pending += wheels[name].requires
+    entries: dict[str, bytes] = {}
     for name in sorted(names):
-        for relative, data in _wheel_entries(wheels[name].path):
-            dest = runtime_dir / relative
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(data)
+        entries.update(_wheel_entries(wheels[name].path))
+    return entries
 
 
-def print_table(artifacts: list[Artifact], target: Target) -> None:
+def print_table(artifacts: list[Artifact], target: Target, compiler: Path) -> None:
     """Size of each artifact, in bytes and MiB, with its digest."""
-    print(f"target: {target.name}")
+    print(f"target: {target.name}; bytecode: unchecked-hash {target.python_tag} pycs, compiled by {compiler}")
     print(f"{'artifact':<22} {'files':>6} {'unzipped B':>12} {'zip B':>11} {'zip MiB':>8}  sha256")
     for a in artifacts:
         print(
@@ -339,17 +432,25 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, help="output directory (default: build/<arch>/, where Terraform looks for it)"
     )
     parser.add_argument("--cache-dir", type=Path, default=REPO_ROOT / ".cache" / "wheels", help="wheel cache")
-    parser.add_argument("--host", action="store_true", help="build for this interpreter/machine (import tests)")
+    parser.add_argument("--host", action="store_true", help="build for this interpreter and machine")
     parser.add_argument(
         "--runtime-dir", type=Path, help="also unpack the runtime-provided packages (boto3, botocore) here"
     )
     args = parser.parse_args(argv)
     target = host_target() if args.host else lambda_target(args.arch)
+    try:
+        compiler = Path(sys.executable) if args.host else runtime_python.ensure()
+    except runtime_python.RuntimePythonError as e:
+        print(
+            f"error: no Python {LAMBDA_PYTHON} to compile the Lambda zips' bytecode, so nothing was built.\n{e}",
+            file=sys.stderr,
+        )
+        return 1
     # One folder per architecture: Terraform deploys build/<lambda_architecture>/, so a zip built for the other
     # instruction set can never be shipped by mistake (its wheels' native code would not load).
     out = args.out or REPO_ROOT / "build" / ("host" if args.host else args.arch)
-    artifacts = build(out, target, args.cache_dir, args.runtime_dir)
-    print_table(artifacts, target)
+    artifacts = build(out, target, args.cache_dir, args.runtime_dir, compiler=compiler)
+    print_table(artifacts, target, compiler)
     return 0
 
 
