@@ -11,6 +11,20 @@ from debouncer.workflow import EXPRESS_MAX_SECONDS, WorkflowType, express_second
 
 DAY = 86_400
 
+# The secrets a deployment (or a tenant, debouncer.tenants) may hold. Here rather than with the tenants' models, so
+# reading a secret (debouncer.adapters.secrets) loads no tenants code where there are no tenants.
+SecretName = Literal[
+    "meta_app_secret",
+    "meta_verify_token",
+    "telegram_secret_token",
+    "generic_secret",
+    "whatsapp_access_token",
+    "telegram_bot_token",
+    "instagram_access_token",
+    "openai_api_key",
+    "transcribe_api_key",
+]
+
 
 class Settings(BaseSettings):
     """Every tunable of the pipeline, built once per process and passed in; the domain never reads os.environ."""

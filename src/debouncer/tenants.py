@@ -12,25 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from debouncer.config import SecretName as SecretName  # its home; named here too, where tenants set secrets
 from debouncer.config import Settings
 from debouncer.domain.errors import ConfigurationError
 from debouncer.domain.models import Channel
-
-SecretName = Literal[
-    "meta_app_secret",
-    "meta_verify_token",
-    "telegram_secret_token",
-    "generic_secret",
-    "whatsapp_access_token",
-    "telegram_bot_token",
-    "instagram_access_token",
-    "openai_api_key",
-    "transcribe_api_key",
-]
 
 # A reference, never a value: `env:NAME` locally; an SSM parameter name or a Secrets Manager ARN on AWS.
 REFERENCE_PATTERN = (

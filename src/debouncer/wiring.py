@@ -7,31 +7,29 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import boto3
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from botocore.config import Config
 
-from debouncer.adapters.ai_echo import EchoAI
 from debouncer.adapters.dynamodb import DynamoDbStore
-from debouncer.adapters.outbox import LOCAL_OUTBOX, OutboxSender
 from debouncer.adapters.secrets import Secrets
-from debouncer.adapters.senders.unconfigured import UnconfiguredSender
 from debouncer.adapters.stepfunctions import StepFunctionsTimer
-from debouncer.adapters.tenant_catalog import DynamoDbTenantCatalog
-from debouncer.api.webhook import Scope, build_app
-from debouncer.config import Settings
+from debouncer.config import SecretName, Settings
 from debouncer.domain.errors import ConfigurationError
 from debouncer.domain.models import CHANNELS
 from debouncer.domain.ports import AIProvider, ChannelSender
-from debouncer.media.resolve import MediaResolver
 from debouncer.metrics import Counters
-from debouncer.tenants import SecretName, Tenant, settings_for
-from debouncer.usecases.ingest import Ingest
-from debouncer.usecases.processing import Processor
-from debouncer.usecases.replying import Replier
 from debouncer.workflow import reply_lease_seconds
 
+# Names for the annotations only: each builder imports what it builds, so a function's cold start loads its own use
+# case and no other's (post_message: no AI, media, reply or tenants code; process_message and reply: no routes).
 if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+    from debouncer.adapters.tenant_catalog import DynamoDbTenantCatalog
+    from debouncer.media.resolve import MediaResolver
+    from debouncer.tenants import Tenant
+    from debouncer.usecases.processing import Processor
     from debouncer.usecases.redrive import Redrive
+    from debouncer.usecases.replying import Replier
 
 # Fail fast and let Step Functions (or the channel's redelivery) do the retrying, with backoff we can see.
 # total_max_attempts counts calls (botocore's max_attempts counts retries after the first): 3 calls at most.
@@ -113,6 +111,8 @@ class PerTenant(Generic[T]):
         with self._lock:
             built = self._built.get(tenant.id)
             if built is None or built[0] != tenant:
+                from debouncer.tenants import settings_for  # only deployments with tenants get here
+
                 own = settings_for(self.settings, tenant)
                 built = (tenant, self._build(own, Secrets(own, tenant.secrets), tenant.id))
                 self._built[tenant.id] = built
@@ -123,11 +123,18 @@ def build_catalog(settings: Settings) -> DynamoDbTenantCatalog | None:
     """The tenants' catalog when the deployment has tenants."""
     if not settings.tenants_enabled:
         return None
+    from debouncer.adapters.tenant_catalog import DynamoDbTenantCatalog  # a single-bot deployment never loads it
+
     return DynamoDbTenantCatalog(client("dynamodb", settings), settings.table_name)
 
 
 def build_webhook_app(settings: Settings | None = None, counters: Counters | None = None) -> APIGatewayHttpResolver:
     """post_message: the HTTP routes over Ingest, counting into `counters` (its handler publishes them)."""
+    # Imported here: the routes bring the channels and their JSON Schema validation, which the Step Functions tasks
+    # (process_message, reply) never use.
+    from debouncer.api.webhook import Scope, build_app
+    from debouncer.usecases.ingest import Ingest
+
     settings = settings or Settings()
     if not settings.state_machine_arn:
         raise ConfigurationError("STATE_MACHINE_ARN is not set")
@@ -188,11 +195,17 @@ def build_ai(settings: Settings, secrets: Secrets | None = None) -> AIProvider:
             temperature=settings.ai_temperature,
             media=settings.ai_media,
         )
+    from debouncer.adapters.ai_echo import EchoAI  # as the others: post_message and reply load no AI code
+
     return EchoAI(media=settings.ai_media)
 
 
 def build_senders(settings: Settings, secrets: Secrets | None = None) -> dict[str, ChannelSender]:
     """A real sender for every channel with credentials; the others use the local outbox (on AWS: the DLQ)."""
+    # Imported here: only process_message (presence) and reply send anything.
+    from debouncer.adapters.outbox import LOCAL_OUTBOX, OutboxSender
+    from debouncer.adapters.senders.unconfigured import UnconfiguredSender
+
     secrets = secrets or Secrets(settings)
     default: ChannelSender = OutboxSender(LOCAL_OUTBOX) if settings.secrets_source == "env" else UnconfiguredSender()
     senders: dict[str, ChannelSender] = dict.fromkeys(CHANNELS, default)
@@ -233,6 +246,8 @@ def build_processor(
     settings: Settings | None = None, secrets: Secrets | None = None, dynamodb: Any = None
 ) -> Processor:
     """process_message: claim + presence + AI (+ the fallback reply when the AI fails for good)."""
+    from debouncer.usecases.processing import Processor  # process_message's alone: the other functions skip it
+
     settings = settings or Settings()
     secrets = secrets or Secrets(settings)
     return Processor(
@@ -256,6 +271,7 @@ def build_media_resolver(settings: Settings, secrets: Secrets | None = None) -> 
     from debouncer.adapters.media_sources import build_media_sources
     from debouncer.adapters.s3 import S3MediaStore
     from debouncer.adapters.transcribers import build_transcriber
+    from debouncer.media.resolve import MediaResolver
 
     secrets = secrets or Secrets(settings)
     store = S3MediaStore(client("s3", settings), settings.media_bucket)
@@ -276,6 +292,8 @@ def build_repliers(settings: Settings | None = None) -> PerTenant[Replier]:
 
 def build_replier(settings: Settings | None = None, secrets: Secrets | None = None, dynamodb: Any = None) -> Replier:
     """reply: deliver through the channel."""
+    from debouncer.usecases.replying import Replier  # reply's alone: the other functions skip it
+
     settings = settings or Settings()
     secrets = secrets or Secrets(settings)
     return Replier(

@@ -6,9 +6,8 @@ import functools
 import os
 from collections.abc import Callable, Mapping
 
-from debouncer.config import Settings
+from debouncer.config import SecretName, Settings
 from debouncer.domain.errors import ConfigurationError
-from debouncer.tenants import SecretName
 
 __all__ = ["CACHE_SECONDS", "SecretName", "Secrets"]
 

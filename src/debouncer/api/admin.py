@@ -23,83 +23,30 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import ValidationError
 
 from debouncer.adapters.secrets import Secrets
-from debouncer.config import DAY, Settings
+from debouncer.config import Settings
 from debouncer.domain.errors import InvalidPayloadError, PayloadTooLargeError
-from debouncer.domain.models import Channel
 from debouncer.domain.ports import ConversationControl
 from debouncer.domain.privacy import conversation_ref
+
+if TYPE_CHECKING:
+    from debouncer.api.admin_requests import ConversationRequest
 
 logger = Logger(child=True)
 
 PAUSE_PATH = "/admin/conversations/pause"
 RESUME_PATH = "/admin/conversations/resume"
 STATUS_PATH = "/admin/conversations/status"
-MAX_PAUSE_SECONDS = 30 * DAY  # as long as a handoff may pause (Settings.handoff_seconds)
 MAX_ADMIN_BODY_BYTES = 4096  # a few short fields: anything longer is not an admin request
 
 
-def _id_text(value: object) -> object:
-    """Ids as text: a JSON integer is accepted too (Telegram chat ids are numbers), a bool is not."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value.strip() if isinstance(value, str) else value
-
-
-# A DynamoDB key part (recipient ids and account ids are in the directory's keys): non-blank, and short.
-Id = Annotated[str, BeforeValidator(_id_text), Field(min_length=1, max_length=1000)]
-
-
-class _Conversation(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    channel: Channel
-    recipient: Id
-    account: Id | None = None
-
-
-class ResumeRequest(_Conversation):
-    """The body of POST /admin/conversations/resume (and the query of GET .../status)."""
-
-
-class PauseRequest(_Conversation):
-    """The body of POST /admin/conversations/pause."""
-
-    seconds: StrictInt = Field(gt=0, le=MAX_PAUSE_SECONDS)
-
-
-_Request = TypeVar("_Request", bound=_Conversation)
-
-
-# What each field must be, said once and clearly (pydantic's own wording varies with the kind of mistake).
-_FIELD_RULES = {
-    "channel": "channel must be one of whatsapp, telegram, instagram, generic",
-    "recipient": "recipient must be a non-blank string (the id replies go to) of at most 1000 characters",
-    "account": "account, when given, must be a non-blank string (the business account id) of at most 1000 characters",
-    "seconds": f"seconds must be a whole number from 1 to {MAX_PAUSE_SECONDS} (30 days)",
-}
-
-
-def _problems(error: ValidationError) -> str:
-    """Every mistake of a request, by field name (never the values: they may be phone numbers)."""
-    said: list[str] = []
-    for err in error.errors():
-        field = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
-            text = f"unknown field '{field}'"
-        elif err["type"] == "missing":
-            text = f"missing field '{field}'"
-        else:
-            text = _FIELD_RULES.get(field, f"{field}: {err['msg']}")
-        if text not in said:
-            said.append(text)
-    return "; ".join(said)
+_Request = TypeVar("_Request", bound="ConversationRequest")
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -174,12 +121,14 @@ def register_admin_routes(
         return payload
 
     def validated(model: type[_Request], data: Mapping[str, Any]) -> _Request:
+        from debouncer.api.admin_requests import problems  # loaded with the models, on the first admin request
+
         try:
             return model.model_validate(data)
         except ValidationError as e:
-            raise InvalidPayloadError(_problems(e)) from e
+            raise InvalidPayloadError(problems(e)) from e
 
-    def conversations(request: _Conversation) -> list[str] | Response[str]:
+    def conversations(request: ConversationRequest) -> list[str] | Response[str]:
         """The keys the request names, or the answer that it names none (404) or is ambiguous (409)."""
         keys = control.conversations(request.channel, request.recipient, request.account)
         if not keys:
@@ -196,7 +145,7 @@ def register_admin_routes(
             )
         return keys
 
-    def answer(request: _Conversation, keys: list[str], until: float | None) -> dict[str, Any]:
+    def answer(request: ConversationRequest, keys: list[str], until: float | None) -> dict[str, Any]:
         accounts = {_account_of(key) for key in keys}
         return {
             "channel": request.channel,
@@ -211,6 +160,8 @@ def register_admin_routes(
     def pause() -> dict[str, Any] | Response[str]:
         if (how := caller()) is None:
             return refused()
+        from debouncer.api.admin_requests import PauseRequest  # rare: its model is built on first use
+
         request = validated(PauseRequest, body())
         keys = conversations(request)
         if isinstance(keys, Response):
@@ -232,6 +183,8 @@ def register_admin_routes(
     def resume() -> dict[str, Any] | Response[str]:
         if (how := caller()) is None:
             return refused()
+        from debouncer.api.admin_requests import ResumeRequest  # rare: its model is built on first use
+
         request = validated(ResumeRequest, body())
         keys = conversations(request)
         if isinstance(keys, Response):
@@ -249,6 +202,8 @@ def register_admin_routes(
         if (how := caller()) is None:
             return refused()
         query = {k: str(v) for k, v in (app.current_event.query_string_parameters or {}).items()}
+        from debouncer.api.admin_requests import ResumeRequest  # rare: its model is built on first use
+
         request = validated(ResumeRequest, query)
         keys = conversations(request)
         if isinstance(keys, Response):
