@@ -221,8 +221,8 @@ locals {
     reply = concat(
       [
         # Settles each answer once before its first part (sent, superseded by later messages, withheld by a pause) and
-        # records every part as it leaves.
-        { sid = "RecordDelivery", actions = ["dynamodb:UpdateItem", "dynamodb:GetItem"], resources = [module.dynamodb.table_arn], conditions = [] },
+        # records every part as it leaves. Reads with BatchGetItem only: the turn and the buffer in one read, before the lease.
+        { sid = "RecordDelivery", actions = ["dynamodb:UpdateItem", "dynamodb:BatchGetItem"], resources = [module.dynamodb.table_arn], conditions = [] },
       ],
       # The tenants' items, and nothing else of the table by Query: only their partition.
       length(var.tenants) == 0 ? [] : [
@@ -420,7 +420,7 @@ module "lambda" {
   description                    = each.value.description
   filename                       = "${path.module}/build/${var.lambda_architecture}/${each.key}.zip"
   handler                        = "handler.handler"
-  runtime                        = "python3.12"
+  runtime                        = "python3.13"
   architecture                   = var.lambda_architecture
   layers                         = var.powertools_layer_arn == null ? [] : [var.powertools_layer_arn]
   memory_size                    = var.lambda_memory_size[each.key]
@@ -431,6 +431,7 @@ module "lambda" {
   tracing_mode                   = "Active"
   log_retention_days             = var.log_retention_days
   kms_key_arn                    = var.kms_key_arn
+  snap_start                     = var.snap_start
 }
 
 module "step_functions" {
@@ -440,8 +441,8 @@ module "step_functions" {
   definition_path              = "${path.module}/statemachines/debounce.asl.json"
   table_name                   = module.dynamodb.table_name
   table_arn                    = module.dynamodb.table_arn
-  process_message_function_arn = module.lambda["process_message"].function_arn
-  reply_function_arn           = module.lambda["reply"].function_arn
+  process_message_function_arn = module.lambda["process_message"].invoke_target_arn
+  reply_function_arn           = module.lambda["reply"].invoke_target_arn
   dead_letter_queue_url        = module.queue.queue_url
   dead_letter_queue_arn        = module.queue.queue_arn
   workflow_type                = var.workflow_type
@@ -464,7 +465,8 @@ module "api_gateway" {
 
   name                 = local.names.api
   lambda_function_name = module.lambda["post_message"].function_name
-  lambda_function_arn  = module.lambda["post_message"].function_arn
+  lambda_function_arn  = module.lambda["post_message"].invoke_target_arn
+  lambda_qualifier     = module.lambda["post_message"].qualifier
   # The function's own timeout plus a second for the invoke, within the HTTP API's 30 s: a shorter integration
   # timeout would answer 503 while the function still buffers the message, and the channel would redeliver it.
   integration_timeout_milliseconds = min(30000, (var.lambda_timeout.post_message + 1) * 1000)

@@ -93,6 +93,11 @@ output "lambda_function_names" {
   value       = { for k, m in module.lambda : k => m.function_name }
 }
 
+output "lambda_invoke_target_arns" {
+  description = "ARN API Gateway and the state machine invoke each function by, by handler: its `live` alias with snap_start, the function otherwise."
+  value       = { for k, m in module.lambda : k => m.invoke_target_arn }
+}
+
 output "lambda_role_arns" {
   description = "Execution role ARN of each Lambda function (for a customer managed key's policy)."
   value       = { for k, m in module.lambda : k => m.role_arn }

@@ -670,6 +670,18 @@ variable "lambda_reserved_concurrency" {
   }
 }
 
+variable "snap_start" {
+  description = "Lambda SnapStart for the three functions: each publishes a version per change and is invoked through its `live` alias, restored from a snapshot of its initialised environment instead of a cold init. Billed per GB-second cached and per GB restored (README, SnapStart); not with provisioned concurrency."
+  type        = bool
+  default     = false
+  nullable    = false
+
+  validation {
+    condition     = var.snap_start != null
+    error_message = "snap_start must be true or false."
+  }
+}
+
 variable "log_level" {
   description = "Application log level of the functions (Powertools LOG_LEVEL)."
   type        = string

@@ -6,6 +6,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from debouncer.adapters import snapstart
 from debouncer.metrics import Counters
 from debouncer.wiring import build_webhook_app
 
@@ -14,6 +15,7 @@ logger = Logger()
 tracer = Tracer(patch_modules=["botocore"])
 counters = Counters()
 app = build_webhook_app(counters=counters)
+snapstart.register_hooks()  # after a SnapStart restore: new connections, a new random seed
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -7,7 +7,8 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from debouncer.domain.errors import PermanentError
+from debouncer.adapters import snapstart
+from debouncer.domain.errors import BurstNotDueError, PermanentError
 from debouncer.domain.privacy import conversation_ref
 from debouncer.metrics import Counters
 from debouncer.wiring import build_processors
@@ -16,12 +17,13 @@ logger = Logger()
 tracer = Tracer()
 counters = Counters()
 processors = build_processors()
+snapstart.register_hooks()  # after a SnapStart restore: new connections, a new random seed
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Input {conversation_key, burst, execution}; output {claimed, ...}."""
+    """Input {conversation_key, burst, execution, flush}; output {claimed, ...}."""
     logger.append_keys(
         conversation_ref=conversation_ref(event["conversation_key"]),
         burst=event["burst"],
@@ -33,8 +35,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # The conversation's tenant's (its key names the channel account), or the deployment's.
         processor = processors.for_conversation(event["conversation_key"])
         result = processor.process(
-            event["conversation_key"], int(event["burst"]), claimer=event["execution"], deadline=deadline
+            event["conversation_key"],
+            int(event["burst"]),
+            claimer=event["execution"],
+            deadline=deadline,
+            # Only a payload that says it is no flush: an execution started before the state machine passed `flush`
+            # (it keeps its definition) reaches Process only when due, or for a flush.
+            only_if_due=event.get("flush") is False,
         )
+    except BurstNotDueError as not_due:
+        # Woken to a deadline a later message moved: the state machine reads the buffer and sleeps again.
+        logger.info("burst not due yet", reason=str(not_due))
+        raise
     except PermanentError:
         # Claimed, then the AI failed for good with no fallback configured: the burst is dead-lettered.
         counters.count("BurstsClaimed")

@@ -6,6 +6,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from debouncer.adapters import snapstart
 from debouncer.domain.errors import PermanentError, ReplyLeaseHeldError
 from debouncer.domain.privacy import conversation_ref
 from debouncer.metrics import Counters
@@ -15,6 +16,7 @@ logger = Logger()
 tracer = Tracer()
 counters = Counters()
 repliers = build_repliers()
+snapstart.register_hooks()  # after a SnapStart restore: new connections, a new random seed
 
 
 @logger.inject_lambda_context

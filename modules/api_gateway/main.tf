@@ -115,6 +115,15 @@ resource "aws_lambda_permission" "this" {
   statement_id  = "AllowHttpApiInvoke"
   action        = "lambda:InvokeFunction"
   function_name = var.lambda_function_name
+  qualifier     = var.lambda_qualifier
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*"
+
+  lifecycle {
+    # Permission on one qualifier and invocations of another would be AccessDenied at the first webhook.
+    precondition {
+      condition     = var.lambda_qualifier == null ? length(split(":", var.lambda_function_arn)) == 7 : endswith(var.lambda_function_arn, ":${var.lambda_qualifier}")
+      error_message = "lambda_function_arn must be qualified by exactly lambda_qualifier (or, with none, unqualified)."
+    }
+  }
 }

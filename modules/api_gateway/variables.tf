@@ -19,12 +19,23 @@ variable "lambda_function_name" {
 }
 
 variable "lambda_function_arn" {
-  description = "Unqualified ARN of the post_message Lambda function (the AWS_PROXY integration target)."
+  description = "ARN of the post_message Lambda function (the AWS_PROXY integration target): unqualified, or qualified by lambda_qualifier."
   type        = string
 
   validation {
-    condition     = can(regex("^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[a-zA-Z0-9_-]+$", var.lambda_function_arn))
-    error_message = "lambda_function_arn must be an unqualified Lambda function ARN."
+    condition     = can(regex("^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[a-zA-Z0-9_-]+(:[a-zA-Z0-9_-]+)?$", var.lambda_function_arn))
+    error_message = "lambda_function_arn must be a Lambda function ARN, unqualified or qualified by an alias or version."
+  }
+}
+
+variable "lambda_qualifier" {
+  description = "Alias (or version) of post_message that lambda_function_arn is qualified by, e.g. SnapStart's `live`; the invoke permission is granted on it. null: the unqualified function."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lambda_qualifier == null || can(regex("^[a-zA-Z0-9_-]{1,128}$", var.lambda_qualifier))
+    error_message = "lambda_qualifier must be null or an alias name or version number (1-128 of a-z, A-Z, 0-9, '-' and '_')."
   }
 }
 

@@ -2,6 +2,10 @@
 # The caller passes every policy statement (including the log and X-Ray ones), so the complete
 # grant of each function is visible in one place at the root (local.lambda_permissions).
 
+locals {
+  alias_name = "live"
+}
+
 data "aws_caller_identity" "current" {}
 
 data "aws_region" "current" {}
@@ -110,6 +114,17 @@ resource "aws_lambda_function" "this" {
     mode = var.tracing_mode
   }
 
+  # SnapStart snapshots a published version after its init: every change publishes one, which the alias then serves.
+  publish = var.snap_start
+
+  dynamic "snap_start" {
+    for_each = var.snap_start ? ["PublishedVersions"] : []
+
+    content {
+      apply_on = snap_start.value
+    }
+  }
+
   # Powertools already writes structured JSON; "Text" keeps Lambda's own level filter out of the way
   # so LOG_LEVEL alone decides what is logged.
   logging_config {
@@ -119,5 +134,24 @@ resource "aws_lambda_function" "this" {
 
   tags = var.tags
 
+  lifecycle {
+    # The runtime variable's own validation may not refer to snap_start on Terraform < 1.9.
+    precondition {
+      condition     = !var.snap_start || can(regex("^python3\\.(1[2-9]|[2-9][0-9])$", var.runtime))
+      error_message = "snap_start needs a Python 3.12 or later runtime, not ${var.runtime}."
+    }
+  }
+
   depends_on = [aws_iam_role_policy.this]
+}
+
+# What API Gateway and Step Functions invoke with SnapStart on: the latest published version, through a stable name.
+# Invoking the unqualified function would run $LATEST, which SnapStart never snapshots.
+resource "aws_lambda_alias" "this" {
+  count = var.snap_start ? 1 : 0
+
+  name             = local.alias_name
+  description      = "The latest published version of ${var.function_name}, restored from its SnapStart snapshot."
+  function_name    = aws_lambda_function.this.function_name
+  function_version = aws_lambda_function.this.version
 }

@@ -43,11 +43,11 @@ variable "handler" {
 variable "runtime" {
   description = "Lambda runtime identifier."
   type        = string
-  default     = "python3.12"
+  default     = "python3.13"
 
   validation {
     condition     = contains(["python3.12", "python3.13"], var.runtime)
-    error_message = "runtime must be python3.12 or python3.13 (the package is built for python3.12)."
+    error_message = "runtime must be python3.12 or python3.13 (the package is built for python3.13; python3.12 would ignore its bytecode)."
   }
 }
 
@@ -151,6 +151,18 @@ variable "policy_statements" {
       for s in var.policy_statements : !contains(s.resources, "*") || (length(s.resources) == 1 && length(setsubtract(s.actions, ["xray:PutTraceSegments", "xray:PutTelemetryRecords"])) == 0)
     ])
     error_message = "Resource \"*\" is allowed only, and alone, for xray:PutTraceSegments and xray:PutTelemetryRecords."
+  }
+}
+
+variable "snap_start" {
+  description = "Lambda SnapStart: publish a version on every change, snapshot it after init, and invoke it through the `live` alias (the invoke_target_arn output). Python 3.12 or later; not with provisioned concurrency, Amazon EFS or more than 512 MB of ephemeral storage, none of which this module sets."
+  type        = bool
+  default     = false
+  nullable    = false
+
+  validation {
+    condition     = var.snap_start != null
+    error_message = "snap_start must be true or false."
   }
 }
 

@@ -40,12 +40,12 @@ data "aws_iam_policy_document" "this" {
   statement {
     sid     = "InvokeBurstFunctions"
     actions = ["lambda:InvokeFunction"]
-    resources = [
-      var.process_message_function_arn,
-      "${var.process_message_function_arn}:*",
-      var.reply_function_arn,
-      "${var.reply_function_arn}:*",
-    ]
+    # A qualified ARN (SnapStart's alias) is invoked as exactly that; an unqualified one as the function and any of
+    # its versions and aliases.
+    resources = flatten([
+      for arn in [var.process_message_function_arn, var.reply_function_arn] :
+      length(split(":", arn)) == 8 ? [arn] : [arn, "${arn}:*"]
+    ])
   }
 
   statement {

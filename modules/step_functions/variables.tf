@@ -39,22 +39,22 @@ variable "table_arn" {
 }
 
 variable "process_message_function_arn" {
-  description = "Unqualified ARN of the process_message Lambda function."
+  description = "ARN the state machine invokes the process_message Lambda function by: unqualified, or qualified by an alias (SnapStart's `live`) or version, which is then the only one granted."
   type        = string
 
   validation {
-    condition     = can(regex("^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[a-zA-Z0-9_-]+$", var.process_message_function_arn))
-    error_message = "process_message_function_arn must be an unqualified Lambda function ARN."
+    condition     = can(regex("^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[a-zA-Z0-9_-]+(:[a-zA-Z0-9_-]+)?$", var.process_message_function_arn))
+    error_message = "process_message_function_arn must be a Lambda function ARN, unqualified or qualified by an alias or version."
   }
 }
 
 variable "reply_function_arn" {
-  description = "Unqualified ARN of the reply Lambda function."
+  description = "ARN the state machine invokes the reply Lambda function by: unqualified, or qualified by an alias (SnapStart's `live`) or version, which is then the only one granted."
   type        = string
 
   validation {
-    condition     = can(regex("^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[a-zA-Z0-9_-]+$", var.reply_function_arn))
-    error_message = "reply_function_arn must be an unqualified Lambda function ARN."
+    condition     = can(regex("^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[a-zA-Z0-9_-]+(:[a-zA-Z0-9_-]+)?$", var.reply_function_arn))
+    error_message = "reply_function_arn must be a Lambda function ARN, unqualified or qualified by an alias or version."
   }
 }
 

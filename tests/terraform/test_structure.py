@@ -416,7 +416,7 @@ def test_lambda_functions_are_the_three_handlers() -> None:
     assert lambda_module["for_each"] == "${local.lambda_functions}"
     assert lambda_module["filename"] == "${path.module}/build/${var.lambda_architecture}/${each.key}.zip"
     assert lambda_module["handler"] == "handler.handler"
-    assert lambda_module["runtime"] == "python3.12"
+    assert lambda_module["runtime"] == "python3.13"
 
 
 def test_lambda_permissions_cover_exactly_the_three_handlers() -> None:
@@ -485,7 +485,9 @@ def test_the_admin_routes_are_the_codes_and_served_by_post_message() -> None:
     assert root_locals()["admin_route_keys"] == ADMIN_ROUTES
     api_gateway = blocks(load(REPO_ROOT / "main.tf"), "module")["api_gateway"]
     assert api_gateway["admin_route_keys"] == "${local.admin_route_keys}"
-    assert api_gateway["lambda_function_arn"] == '${module.lambda["post_message"].function_arn}'
+    # The function, or its SnapStart alias with snap_start (tests/terraform/test_snap_start.py plans both).
+    assert api_gateway["lambda_function_arn"] == '${module.lambda["post_message"].invoke_target_arn}'
+    assert api_gateway["lambda_qualifier"] == '${module.lambda["post_message"].qualifier}'
 
 
 def test_admin_routes_are_iam_authorized_and_webhooks_open_at_the_gateway() -> None:
