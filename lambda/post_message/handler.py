@@ -1,5 +1,9 @@
 """post_message: API Gateway HTTP API (payload 2.0) -> verify, normalize, buffer, start the burst's timer."""
 
+from debouncer.adapters import cold_start
+
+cold_start.pause_collection()  # before the imports below: debouncer.adapters.cold_start says why
+
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -16,6 +20,7 @@ tracer = Tracer(patch_modules=["botocore"])
 counters = Counters()
 app = build_webhook_app(counters=counters)
 snapstart.register_hooks()  # after a SnapStart restore: new connections, a new random seed
+cold_start.resume_collection()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

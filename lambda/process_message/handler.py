@@ -1,5 +1,9 @@
 """process_message: Step Functions Task -> claim the burst once, record the turn, call the AI."""
 
+from debouncer.adapters import cold_start
+
+cold_start.pause_collection()  # before the imports below: debouncer.adapters.cold_start says why
+
 import time
 from typing import Any
 
@@ -14,10 +18,13 @@ from debouncer.metrics import Counters
 from debouncer.wiring import build_processors
 
 logger = Logger()
-tracer = Tracer()
+# The clients it uses: the AWS SDK and httpx (the AI and the channels). Patching every library X-Ray knows imports
+# requests, sqlite3 and others on each cold start for nothing.
+tracer = Tracer(patch_modules=["botocore", "httpx"])
 counters = Counters()
 processors = build_processors()
 snapstart.register_hooks()  # after a SnapStart restore: new connections, a new random seed
+cold_start.resume_collection()
 
 
 @logger.inject_lambda_context

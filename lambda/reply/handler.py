@@ -1,5 +1,9 @@
 """reply: Step Functions Task -> send the turn's answer through its channel, never a part twice."""
 
+from debouncer.adapters import cold_start
+
+cold_start.pause_collection()  # before the imports below: debouncer.adapters.cold_start says why
+
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -13,10 +17,13 @@ from debouncer.metrics import Counters
 from debouncer.wiring import build_repliers
 
 logger = Logger()
-tracer = Tracer()
+# The clients it uses: the AWS SDK and httpx (the AI and the channels). Patching every library X-Ray knows imports
+# requests, sqlite3 and others on each cold start for nothing.
+tracer = Tracer(patch_modules=["botocore", "httpx"])
 counters = Counters()
 repliers = build_repliers()
 snapstart.register_hooks()  # after a SnapStart restore: new connections, a new random seed
+cold_start.resume_collection()
 
 
 @logger.inject_lambda_context
@@ -28,7 +35,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         burst=event["burst"],
         tenant=repliers.tenant_id(event["conversation_key"]),
     )
-    # lease: this run's reply token (statemachines/debounce.asl.json); a caller without one leases per execution.
+    # lease: this run's reply token (statemachines/debounce.asl.json.tftpl); a caller without one leases per execution.
     token = event.get("lease") or event["execution"]
     ai_failed = bool(event.get("ai_failed"))
     try:

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 from debouncer.adapters.dynamodb import DynamoDbStore
@@ -36,9 +36,16 @@ if TYPE_CHECKING:
 _CLIENT_CONFIG = Config(retries={"total_max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=5)
 
 
-def client(service: str, settings: Settings) -> Any:
-    """One boto3 client per service and execution environment."""
-    return boto3.client(service, region_name=settings.aws_region, config=_CLIENT_CONFIG)
+_session: botocore.session.Session | None = None
+
+
+def client(service: str, settings: Settings, config: Config = _CLIENT_CONFIG) -> Any:
+    """One client per service and execution environment, from one botocore session: botocore, not boto3, whose
+    import loads s3transfer and its resource layer (about 50 ms of every cold start) for nothing these functions use."""
+    global _session
+    if _session is None:
+        _session = botocore.session.get_session()
+    return _session.create_client(service, region_name=settings.aws_region, config=config)
 
 
 def build_store(settings: Settings, dynamodb: Any = None) -> DynamoDbStore:
@@ -170,7 +177,7 @@ def build_ai(settings: Settings, secrets: Secrets | None = None) -> AIProvider:
         bedrock_config = client_config(
             max_attempts=settings.ai_max_attempts, timeout_seconds=settings.ai_timeout_seconds
         )
-        bedrock = boto3.client("bedrock-runtime", region_name=settings.aws_region, config=bedrock_config)
+        bedrock = client("bedrock-runtime", settings, bedrock_config)
         return BedrockAI(
             bedrock,
             settings.bedrock_model_id,

@@ -1,4 +1,4 @@
-"""Secrets on AWS: SSM SecureString parameters or Secrets Manager secrets, through Powertools Parameters (moto)."""
+"""Secrets on AWS: SSM SecureString parameters or Secrets Manager secrets, read with botocore and cached (moto)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from debouncer.adapters.secrets import Secrets
+from debouncer.adapters.secrets import Secrets, clear_cache
 from debouncer.config import Settings
 from debouncer.domain.errors import ConfigurationError
 
@@ -19,10 +18,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
-    parameters.clear_caches()
+    clear_cache()
     with mock_aws():
         yield
-    parameters.clear_caches()
+    clear_cache()
 
 
 def test_ssm_parameters_and_secrets_manager_arns_are_both_read(aws: None) -> None:
@@ -46,7 +45,7 @@ def test_values_are_cached_then_refreshed_after_rotation(aws: None) -> None:
     assert read() == "old"
     ssm.put_parameter(Name="/cd/key", Value="new", Type="SecureString", Overwrite=True)
     assert read() == "old", "cached for CACHE_SECONDS: no SSM call per message"
-    parameters.clear_caches()  # what the cache's expiry does
+    clear_cache()  # what the cache's expiry does
     assert read() == "new"
 
 

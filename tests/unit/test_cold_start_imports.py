@@ -34,6 +34,9 @@ _AI_AND_MEDIA = (
 _SENDING = ("httpx", "debouncer.usecases.replying", "debouncer.adapters.senders", "debouncer.adapters.outbox")
 # The routes, the channels' normalizers and their JSON Schema validation belong to post_message alone.
 _ROUTES = ("debouncer.api", "debouncer.channels", "debouncer.schemas", "jsonschema", "referencing")
+# Clients come from botocore: boto3's import loads s3transfer and the resource layer, which no function uses (the
+# transcriber's S3 and Transcribe clients, on process_message's media path, are boto3's).
+_BOTO3 = ("boto3", "s3transfer")
 # A deployment without tenants (TENANTS_ENABLED unset, as in LAMBDA_ENV) never reads the tenants' catalog.
 _TENANTS = ("debouncer.tenants", "debouncer.adapters.tenant_catalog")
 
@@ -43,11 +46,12 @@ NOT_LOADED = {
         *_AI_AND_MEDIA,
         *_SENDING,
         *_TENANTS,
+        *_BOTO3,
         "debouncer.api.admin_requests",
         "debouncer.usecases.redrive",
     ),
-    "process_message": (*_ROUTES, *_TENANTS, "debouncer.usecases.replying", "debouncer.usecases.redrive"),
-    "reply": (*_ROUTES, *_TENANTS, "debouncer.usecases.processing", "debouncer.adapters.ai_echo"),
+    "process_message": (*_ROUTES, *_TENANTS, *_BOTO3, "debouncer.usecases.replying", "debouncer.usecases.redrive"),
+    "reply": (*_ROUTES, *_TENANTS, *_BOTO3, "debouncer.usecases.processing", "debouncer.adapters.ai_echo"),
 }
 
 _LIST_MODULES = "import json, sys; sys.path[:0] = sys.argv[1:]; import handler; print(json.dumps(sorted(sys.modules)))"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from debouncer.config import SecretName, Settings
 from debouncer.domain.errors import ConfigurationError
 
-__all__ = ["CACHE_SECONDS", "SecretName", "Secrets"]
+__all__ = ["CACHE_SECONDS", "SecretName", "Secrets", "clear_cache"]
 
 CACHE_SECONDS = 300
 
@@ -56,9 +59,51 @@ def _resolve(parameter: str, name: SecretName) -> str:
         if value is None:
             raise ConfigurationError(f"{name.upper()}: {parameter.removeprefix('env:')} is not set")
         return value
-    # Imported here: only Lambdas reading secrets pay for it, and Powertools caches the value for CACHE_SECONDS.
-    from aws_lambda_powertools.utilities import parameters
+    now = time.monotonic()
+    with _LOCK:
+        cached = _CACHE.get(parameter)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    value = _fetch(parameter)
+    with _LOCK:
+        _CACHE[parameter] = (now + CACHE_SECONDS, value)
+    return value
 
+
+def _fetch(parameter: str) -> str:
+    """One read of SSM (decrypted) or Secrets Manager, with a client made once per execution environment."""
     if parameter.startswith("arn:") and ":secretsmanager:" in parameter:
-        return str(parameters.get_secret(parameter, max_age=CACHE_SECONDS))
-    return str(parameters.get_parameter(parameter, decrypt=True, max_age=CACHE_SECONDS))
+        response = _client("secretsmanager").get_secret_value(SecretId=parameter)
+        return str(response["SecretString"])
+    response = _client("ssm").get_parameter(Name=parameter, WithDecryption=True)
+    return str(response["Parameter"]["Value"])
+
+
+def _client(service: str) -> Any:
+    # Imported here: only functions reading secrets from AWS pay for botocore's session (post_message has one already:
+    # a second session costs a few milliseconds, where Powertools Parameters built a boto3 one, 100-200 ms, on the
+    # first message of every cold start).
+    import botocore.session
+
+    global _session
+    with _LOCK:
+        if service not in _CLIENTS:
+            if _session is None:
+                _session = botocore.session.get_session()
+            _CLIENTS[service] = _session.create_client(service)
+        return _CLIENTS[service]
+
+
+def clear_cache() -> None:
+    """Forget every value read (what CACHE_SECONDS passing does), so the next read asks AWS again."""
+    with _LOCK:
+        _CACHE.clear()
+        _CLIENTS.clear()
+
+
+# Per execution environment: a value is read from AWS at most once per CACHE_SECONDS (a rotated secret is picked up
+# within that), never once per message.
+_LOCK = threading.Lock()
+_CACHE: dict[str, tuple[float, str]] = {}
+_CLIENTS: dict[str, Any] = {}
+_session: Any = None

@@ -71,7 +71,15 @@ def live_clients() -> list[object]:
     kinds = tuple(kind for kind in _client_types() if kind is not None)
     if not kinds:
         return []
-    return [o for o in gc.get_objects() if isinstance(o, kinds)]
+    # What init froze (debouncer.adapters.cold_start) is in no generation, so get_objects would not see it.
+    frozen = gc.get_freeze_count() > 0
+    if frozen:
+        gc.unfreeze()
+    try:
+        return [o for o in gc.get_objects() if isinstance(o, kinds)]
+    finally:
+        if frozen:
+            gc.freeze()
 
 
 def _client_types() -> tuple[type[Any] | None, type[Any] | None]:
