@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -270,7 +271,7 @@ print(json.dumps({"cache_tag": sys.implementation.cache_tag, "failed": failed}))
 
 
 def compile_bytecode(
-    groups: list[tuple[str, dict[str, bytes]]], compiler: Path, cache_tag: str
+    groups: list[tuple[str, dict[str, bytes]]], compiler: Path, cache_tag: str, pyc_cache: Path | None = None
 ) -> list[dict[str, bytes]]:
     """Unchecked-hash pycs of every .py in each group (archive path -> bytes), compiled by one compiler process.
 
@@ -278,18 +279,30 @@ def compile_bytecode(
     stand-in); the result maps each group's pyc archive paths to their bytes, in the same order. The compiler must
     report cache_tag (cpython-313 for Lambda), and every file must compile: a zip never carries a module that the
     runtime would have to compile, nor one it cannot.
+    `pyc_cache`: a directory of pycs by content (compiler version, path in the zip, source), so that a rebuild
+    compiles only what changed: a pyc is a pure function of those three.
     """
+    version = _compiler_version(compiler) if pyc_cache is not None else ""
     with tempfile.TemporaryDirectory(prefix="package-bytecode-") as tmp:
         stage = Path(tmp)
         jobs: list[tuple[str, str]] = []
+        cached: dict[tuple[int, str], bytes] = {}
+        keys: dict[tuple[int, str], Path] = {}
         for index, (group, entries) in enumerate(groups):
             for name in sorted(n for n in entries if n.endswith(".py")):
+                # A fixed path in co_filename, not the staging directory's random one: the import system replaces it
+                # with the file's real location anyway when it loads the pyc beside its source.
+                dfile = f"/var/task/{name}" if group != "runtime" else f"/var/runtime/{name}"
+                if pyc_cache is not None:
+                    digest = hashlib.sha256(f"{version}\0{dfile}\0".encode() + entries[name]).hexdigest()
+                    keys[index, name] = pyc_cache / digest[:2] / f"{digest}.pyc"
+                    if keys[index, name].is_file():
+                        cached[index, name] = keys[index, name].read_bytes()
+                        continue
                 source = stage / str(index) / name
                 source.parent.mkdir(parents=True, exist_ok=True)
                 source.write_bytes(entries[name])
-                # A fixed path in co_filename, not the staging directory's random one: the import system replaces it
-                # with the file's real location anyway when it loads the pyc beside its source.
-                jobs.append((str(source), f"/var/task/{name}" if group != "runtime" else f"/var/runtime/{name}"))
+                jobs.append((str(source), dfile))
         proc = subprocess.run(  # noqa: S603 - the runtime's interpreter and a fixed script
             [str(compiler), "-S", "-c", _COMPILER],
             input=json.dumps(jobs),
@@ -312,9 +325,33 @@ def compile_bytecode(
             pycs = {}
             for name in sorted(n for n in entries if n.endswith(".py")):
                 pyc = _pyc_name(name, cache_tag)
+                if (index, name) in cached:
+                    pycs[pyc] = cached[index, name]
+                    continue
                 pycs[pyc] = (stage / str(index) / pyc).read_bytes()
+                if pyc_cache is not None:
+                    _store(keys[index, name], pycs[pyc])
             compiled.append(pycs)
         return compiled
+
+
+def _compiler_version(compiler: Path) -> str:
+    """The compiling interpreter's full version and build, part of every cached pyc's key."""
+    return subprocess.run(  # noqa: S603 - the runtime's interpreter and a fixed script
+        [str(compiler), "-S", "-c", "import sys; print(sys.version, sys.implementation.cache_tag)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+
+
+def _store(path: Path, data: bytes) -> None:
+    """Write a cache entry atomically: concurrent builds (tests, the bench) may fill the cache at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_bytes(data)
+    partial.replace(path)
 
 
 def _pyc_name(source: str, cache_tag: str) -> str:
@@ -342,6 +379,7 @@ def build(
     functions: Iterable[str] = FUNCTIONS,
     *,
     compiler: Path,
+    pyc_cache: Path | None = None,
 ) -> list[Artifact]:
     """Build every function's zip for target into out_dir, bytecode compiled by compiler (a python for the target).
 
@@ -364,7 +402,7 @@ def build(
 
     # One compiler process for everything: starting the interpreter per tree would cost more than compiling.
     groups = [("shared", shared), *handlers.items(), ("runtime", runtime)]
-    shared_pycs, *handler_pycs, runtime_pycs = compile_bytecode(groups, compiler, target.python_tag)
+    shared_pycs, *handler_pycs, runtime_pycs = compile_bytecode(groups, compiler, target.python_tag, pyc_cache)
     if runtime_dir is not None:
         for relative, data in sorted({**runtime, **runtime_pycs}.items()):
             dest = runtime_dir / relative
@@ -432,6 +470,9 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, help="output directory (default: build/<arch>/, where Terraform looks for it)"
     )
     parser.add_argument("--cache-dir", type=Path, default=REPO_ROOT / ".cache" / "wheels", help="wheel cache")
+    parser.add_argument(
+        "--pyc-cache", type=Path, default=REPO_ROOT / ".cache" / "pyc", help="compiled bytecode, by content"
+    )
     parser.add_argument("--host", action="store_true", help="build for this interpreter and machine")
     parser.add_argument(
         "--runtime-dir", type=Path, help="also unpack the runtime-provided packages (boto3, botocore) here"
@@ -449,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     # One folder per architecture: Terraform deploys build/<lambda_architecture>/, so a zip built for the other
     # instruction set can never be shipped by mistake (its wheels' native code would not load).
     out = args.out or REPO_ROOT / "build" / ("host" if args.host else args.arch)
-    artifacts = build(out, target, args.cache_dir, args.runtime_dir, compiler=compiler)
+    artifacts = build(out, target, args.cache_dir, args.runtime_dir, compiler=compiler, pyc_cache=args.pyc_cache)
     print_table(artifacts, target, compiler)
     return 0
 

@@ -72,10 +72,11 @@ def python313() -> Path:
 
 @pytest.fixture(scope="module")
 def lambda_builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
-    """Two independent arm64 builds (separate processes, so different hash seeds) and the first one's table."""
+    """Two independent arm64 builds (separate processes, so different hash seeds, each compiling every module into a
+    bytecode cache of its own) and the first one's table."""
     first, second = tmp_path_factory.mktemp("build-a"), tmp_path_factory.mktemp("build-b")
-    table = build("--out", str(first))
-    build("--arch", "arm64", "--out", str(second))
+    table = build("--out", str(first), "--pyc-cache", str(tmp_path_factory.mktemp("pyc-a")))
+    build("--arch", "arm64", "--out", str(second), "--pyc-cache", str(tmp_path_factory.mktemp("pyc-b")))
     return first, second, table
 
 
