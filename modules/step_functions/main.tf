@@ -1,5 +1,5 @@
 # The debounce timer: one execution per burst, on a Standard or an Express state machine. The definition is the
-# repository's one ASL file (statemachines/debounce.asl.json), rendered here with templatefile(): the tests execute
+# repository's one ASL file (statemachines/debounce.asl.json.tftpl), rendered here with templatefile(): the tests execute
 # the same file, for both workflow types.
 
 data "aws_caller_identity" "current" {}

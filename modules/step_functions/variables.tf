@@ -9,12 +9,12 @@ variable "name" {
 }
 
 variable "definition_path" {
-  description = "Path of the ASL template (statemachines/debounce.asl.json); rendered with templatefile()."
+  description = "Path of the ASL template (statemachines/debounce.asl.json.tftpl); rendered with templatefile()."
   type        = string
 
   validation {
-    condition     = endswith(var.definition_path, ".asl.json") && fileexists(var.definition_path)
-    error_message = "definition_path must point to an existing .asl.json file."
+    condition     = endswith(var.definition_path, ".asl.json.tftpl") && fileexists(var.definition_path)
+    error_message = "definition_path must point to an existing .asl.json.tftpl file (an ASL template for templatefile())."
   }
 }
 

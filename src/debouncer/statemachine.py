@@ -1,4 +1,4 @@
-"""Renders statemachines/debounce.asl.json the way Terraform's templatefile() does, for the local runtime."""
+"""Renders statemachines/debounce.asl.json.tftpl the way Terraform's templatefile() does, for the local runtime."""
 
 from __future__ import annotations
 

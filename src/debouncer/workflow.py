@@ -11,7 +11,7 @@ WORKFLOW_TYPES: tuple[WorkflowType, ...] = ("STANDARD", "EXPRESS")
 # The EXPRESS figures of statemachines/workflow_types.json (the Lambda package has neither that file nor the
 # definition; tests recompute every figure from them and from the rendered definition).
 EXPRESS_MAX_SECONDS = 300
-# Worst case of every Retry delay of statemachines/debounce.asl.json as rendered for EXPRESS.
+# Worst case of every Retry delay of statemachines/debounce.asl.json.tftpl as rendered for EXPRESS.
 EXPRESS_RETRY_BUDGET_SECONDS = 88
 # Deadlines rounded up to whole seconds, and the quick calls no Lambda timeout bounds (GetItem, SendMessage).
 EXPRESS_OVERHEAD_SECONDS = 5

@@ -11,7 +11,7 @@ import pytest
 from debouncer.statemachine import PLACEHOLDER, placeholders, render, render_file
 
 ROOT = Path(__file__).parents[2]
-ASL = ROOT / "statemachines" / "debounce.asl.json"
+ASL = ROOT / "statemachines" / "debounce.asl.json.tftpl"
 VALUES = {
     "partition": "aws",
     "table_name": "t",

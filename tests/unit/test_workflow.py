@@ -25,7 +25,7 @@ from debouncer.workflow import (
 )
 
 ROOT = Path(__file__).parents[2]
-ASL = ROOT / "statemachines" / "debounce.asl.json"
+ASL = ROOT / "statemachines" / "debounce.asl.json.tftpl"
 TYPES = json.loads((ROOT / "statemachines" / "workflow_types.json").read_text())
 RESOURCES = {
     "partition": "aws",

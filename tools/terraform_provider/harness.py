@@ -19,7 +19,7 @@ TOOLS_DIR = Path(__file__).resolve().parent.parent
 REPO_ROOT = TOOLS_DIR.parent
 PROVIDER_ADDRESS = ("registry.terraform.io", "hashicorp", "aws")
 # What Terraform reads from the repository: the .tf files and the files they load (file(), filebase64sha256()).
-CONFIG_GLOBS = ("*.tf", "modules/*/*.tf", "schemas/*.json", "statemachines/*.json")
+CONFIG_GLOBS = ("*.tf", "modules/*/*.tf", "schemas/*.json", "statemachines/*.json", "statemachines/*.tftpl")
 LAMBDA_FUNCTIONS = ("post_message", "process_message", "reply")
 
 

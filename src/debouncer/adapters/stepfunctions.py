@@ -17,7 +17,7 @@ class StepFunctionsTimer:
     Standard deduplicates by name: a repeated start (a retried call, a redelivered message) finds the first
     execution, or ExecutionAlreadyExists once it ended. Express does not: every start, a retry of a call that did
     reach AWS included, is an execution of its own. The burst's conditional claim lets exactly one of them answer;
-    the others end without replying (statemachines/debounce.asl.json, BurstAlreadyClaimed).
+    the others end without replying (statemachines/debounce.asl.json.tftpl, BurstAlreadyClaimed).
     """
 
     def __init__(self, client: Any, state_machine_arn: str, workflow_type: str | None = None) -> None:

@@ -1,5 +1,5 @@
 """A discrete-event run of the product's pipeline on a virtual clock: the real Ingest, Processor and Replier use cases
-over the in-memory buffer, with the state machine's route (statemachines/debounce.asl.json) as the timer."""
+over the in-memory buffer, with the state machine's route (statemachines/debounce.asl.json.tftpl) as the timer."""
 
 from __future__ import annotations
 
