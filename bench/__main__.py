@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ack, artifacts, media, pipeline, prices, supersede, tenants
+from bench import ack, artifacts, cold_starts, media, pipeline, prices, supersede, tenants
 from bench.figures import BurstFigures, Cost, LambdaConfig, cost_per_million, lambda_config, summarize
 from bench.pipeline import percentile
 from bench.report import Report, Row, Target
@@ -77,6 +77,7 @@ def main() -> int:
     }
     costs |= {("naive", s): cost_per_million(figures["naive", s], "standard", config) for s in pipeline.SIZES}
     report = build_report(loads, built, run, figures, costs, config)
+    cold_starts.add_to(report, run)
     photo = media.run(MEDIA_BURSTS, progress=log)
     section = f"media: process_message, generic bursts of one message, {media.PHOTO_BYTES // 1024} KiB photo, echo AI"
     report.rows += [

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from tests.reliability.profiles import seed_rounds
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test taking `seed_round` once per seed: RELIABILITY_SEEDS rounds (ids seed0, seed1, ...)."""
+    if "seed_round" in metafunc.fixturenames:
+        rounds = range(seed_rounds())
+        metafunc.parametrize("seed_round", rounds, ids=[f"seed{r}" for r in rounds])
+
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """One line per reliability run, passed or failed: counts, seed and timings (also from xdist workers)."""

@@ -42,7 +42,7 @@ SEND_PATHS = {
     CALLBACK: "generic",
 }
 
-# (status, body, headers) per channel: the shapes the real APIs answer with (reference/channels.md).
+# (status, body, headers) per channel: the shapes the real APIs answer with (docs/channels.md).
 Canned = tuple[int, dict[str, Any], dict[str, str]]
 SERVER_ERROR: dict[str, Canned] = {
     "whatsapp": (500, {"error": {"message": "(#2) Service temporarily unavailable", "code": 2}}, {}),

@@ -1,4 +1,4 @@
-"""The invariants of DESIGN §2, checked on everything the run left behind: turns, buffers, DLQ, sends, executions.
+"""The promises of docs/architecture.md, checked on what the run left behind: turns, buffers, DLQ, sends, executions.
 
 Superseding (issue 13) moves where a message is answered: in its final turn, the end of its turn's superseded_by
 chain, which names the turns it carries. Each message is answered exactly once, there; a superseded turn sends

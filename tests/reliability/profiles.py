@@ -1,7 +1,8 @@
 """Profiles of the reliability suite: "fast" (the default, what `make test` runs) and "heavy" (`make soak`).
 
 RELIABILITY_PROFILE picks one. RELIABILITY_SEED replays a run: the fast profile uses a fixed seed, the heavy one a
-fresh seed every run; either way the seed is printed with every failure.
+fresh seed every run; either way the seed is printed with every run (the "reliability runs" summary) and every
+failure. RELIABILITY_SEEDS=N runs each reliability test N times, each with a seed of its own (`make soak`: 3).
 """
 
 from __future__ import annotations
@@ -69,10 +70,18 @@ def profile() -> Profile:
     return PROFILES[os.environ.get("RELIABILITY_PROFILE", "fast")]
 
 
-def seed(offset: int) -> int:
-    """RELIABILITY_SEED if set, else the profile's fixed seed (+ offset per test), else a fresh one."""
+def seed_rounds() -> int:
+    """RELIABILITY_SEEDS: how many seeds each reliability test runs with (1 by default)."""
+    rounds = int(os.environ.get("RELIABILITY_SEEDS") or "1")
+    if rounds < 1:
+        raise ValueError(f"RELIABILITY_SEEDS must be a whole number >= 1, not {rounds}")
+    return rounds
+
+
+def seed(offset: int, seed_round: int = 0) -> int:
+    """RELIABILITY_SEED if set, else the profile's fixed seed (+ offset per test, + 100 per round), else a fresh one."""
     chosen = os.environ.get("RELIABILITY_SEED")
     if chosen:
         return int(chosen)
     fixed = profile().seed
-    return fixed + offset if fixed is not None else random.SystemRandom().randrange(2**31)
+    return fixed + offset + 100 * seed_round if fixed is not None else random.SystemRandom().randrange(2**31)

@@ -25,6 +25,10 @@ are imported once, so an environment's init after the first excludes their impor
 Each function has a timeout: an invocation still running at its deadline is reported as Lambda reports it (a
 `Sandbox.Timedout` function error, which Step Functions reports as `Lambda.Unknown`), its environment is discarded,
 and the emulator refuses every AWS request it makes afterwards (its thread cannot be killed: non-AWS work goes on).
+Lambda's limits hold too: past its reserved concurrency an invoke is throttled (429 TooManyRequestsException, which
+Step Functions names Lambda.TooManyRequestsException), and a synchronous event or response over 6 MB is refused
+(413 RequestTooLargeException; the function error Function.ResponseSizeTooLarge). Step Functions' 256 KiB state
+data limit (States.DataLimitExceeded) is moto's own.
 """
 
 from __future__ import annotations
@@ -74,8 +78,10 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from debouncer.local.environments import (
     FunctionPool,
+    FunctionThrottled,
     InvocationTimedOut,
     LambdaContext,
+    RequestTooLarge,
     current_invocation,
     error_payload,
     isolate_powertools,
@@ -83,7 +89,15 @@ from debouncer.local.environments import (
 )
 from debouncer.local.transactions import item_level_rollback
 
-__all__ = ["Emulator", "InvocationTimedOut", "LambdaContext", "aws_timestamp", "iam_actions"]
+__all__ = [
+    "Emulator",
+    "FunctionThrottled",
+    "InvocationTimedOut",
+    "LambdaContext",
+    "RequestTooLarge",
+    "aws_timestamp",
+    "iam_actions",
+]
 
 Handler = Callable[[dict[str, Any], Any], Any]
 # A fault hook sees (caller, "service:Operation") before the request runs; a tuple it returns is the response.
@@ -474,9 +488,17 @@ class Emulator:
             else:
                 self._caller.name = previous
 
-    def deploy(self, name: str, load: Callable[[], Any], timeout_seconds: float, memory_mb: int = 256) -> FunctionPool:
-        """Deploy a function: `load()` initialises one environment (returns its module, whose `handler` is called)."""
-        pool = FunctionPool(name, load, self._serve, self.running_as, timeout_seconds, memory_mb)
+    def deploy(
+        self,
+        name: str,
+        load: Callable[[], Any],
+        timeout_seconds: float,
+        memory_mb: int = 256,
+        reserved_concurrency: int | None = None,
+    ) -> FunctionPool:
+        """Deploy a function: `load()` initialises one environment (returns its module, whose `handler` is called);
+        past `reserved_concurrency` invocations at once, it is throttled (FunctionThrottled)."""
+        pool = FunctionPool(name, load, self._serve, self.running_as, timeout_seconds, memory_mb, reserved_concurrency)
         self.pools[name] = pool
         self.functions[name] = pool
         return pool
@@ -485,7 +507,8 @@ class Emulator:
         return self.handle(stubber, request)  # looked up per request: a test or the bench may wrap handle()
 
     def invoke(self, name: str, event: dict[str, Any]) -> Any:
-        """Run one of our functions as Lambda would, attributing its AWS calls to it (InvocationTimedOut: too long)."""
+        """Run one of our functions as Lambda would, attributing its AWS calls to it (InvocationTimedOut: too long;
+        FunctionThrottled: past its reserved concurrency; RequestTooLarge: an event over 6 MB)."""
         pool = self.pools.get(name)
         context = LambdaContext(name) if pool is None else LambdaContext(name, pool.timeout_seconds, pool.memory_mb)
         with self.running_as(name):
@@ -544,6 +567,10 @@ class Emulator:
         event = json.loads(body or b"{}")
         try:
             result = self.invoke(function, event)
+        except FunctionThrottled as e:  # Lambda's 429: Step Functions names it Lambda.TooManyRequestsException
+            return 429, _lambda_error_headers("TooManyRequestsException"), json.dumps(e.body)
+        except RequestTooLarge as e:  # Lambda's 413: Step Functions names it Lambda.RequestTooLargeException
+            return 413, _lambda_error_headers("RequestTooLargeException"), json.dumps(e.body)
         except Exception as e:  # a timeout too: Lambda answers 200 with the function error Sandbox.Timedout
             return 200, {"X-Amz-Function-Error": "Unhandled"}, error_payload(e)
         return 200, {"X-Amz-Executed-Version": "$LATEST"}, json.dumps(result)
@@ -556,6 +583,11 @@ class Emulator:
         for caller, action in seen:
             observed.setdefault(caller, set()).add(action)
         return {caller: sorted(actions) for caller, actions in sorted(observed.items())}
+
+
+def _lambda_error_headers(error_type: str) -> dict[str, str]:
+    # The request id is part of the cause Step Functions writes ("...; Request ID: <id>; Proxy: null)").
+    return {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4()), "Content-Type": "application/json"}
 
 
 _S3_OBJECT_OPERATIONS = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}

@@ -60,6 +60,55 @@ class InvocationTimedOut(Exception):  # noqa: N818 - named as Lambda reports it 
         return {"errorType": "Sandbox.Timedout", "errorMessage": str(self)}
 
 
+# Lambda's synchronous invocation limits (Lambda quotas: "Invocation payload (request and response): 6 MB each for
+# synchronous"), checked on the serialized JSON as Lambda checks the request body and the function's response.
+MAX_SYNC_REQUEST_BYTES = 6 * 1024 * 1024
+MAX_SYNC_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # Lambda's message names 6291556 bytes
+
+
+class FunctionThrottled(Exception):  # noqa: N818 - named for what Lambda answers (429 TooManyRequestsException)
+    """An invocation past the function's reserved concurrency: Lambda refuses it before any environment runs it."""
+
+    def __init__(self, function: str, reserved_concurrency: int) -> None:
+        self.function = function
+        self.reserved_concurrency = reserved_concurrency
+        super().__init__("Rate Exceeded.")
+
+    @property
+    def body(self) -> dict[str, str]:
+        """Lambda's TooManyRequestsException body."""
+        return {"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded", "Type": "User", "message": str(self)}
+
+
+class RequestTooLarge(Exception):  # noqa: N818 - named for what Lambda answers (413 RequestTooLargeException)
+    """An invocation whose event is over Lambda's synchronous request limit: refused before any environment runs it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        limit = MAX_SYNC_REQUEST_BYTES
+        super().__init__(f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
+
+    @property
+    def body(self) -> dict[str, str]:
+        """Lambda's RequestTooLargeException body."""
+        return {"Type": "User", "message": str(self)}
+
+
+class ResponseTooLarge(Exception):  # noqa: N818 - named as Lambda reports it (Function.ResponseSizeTooLarge)
+    """The function returned more than Lambda's synchronous response limit: the invoker gets a function error."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        super().__init__(
+            f"Response payload size exceeded maximum allowed payload size ({MAX_SYNC_RESPONSE_BYTES} bytes)."
+        )
+
+    @property
+    def payload(self) -> dict[str, str]:
+        """The function error payload Lambda returns for a response over the limit."""
+        return {"errorType": "Function.ResponseSizeTooLarge", "errorMessage": str(self)}
+
+
 class LambdaContext:
     """The attributes Powertools reads from a Lambda context; the remaining time counts down to the deadline."""
 
@@ -270,6 +319,7 @@ class FunctionPool:
         running_as: Callable[[str], Any],
         timeout_seconds: float,
         memory_mb: int = 256,
+        reserved_concurrency: int | None = None,
     ) -> None:
         self.name = name
         self.load = load
@@ -277,22 +327,41 @@ class FunctionPool:
         self.running_as = running_as
         self.timeout_seconds = timeout_seconds
         self.memory_mb = memory_mb
+        # At most this many invocations at once (Terraform's lambda_reserved_concurrency); None: unreserved.
+        self.reserved_concurrency = reserved_concurrency
         self.code = FunctionCode(self)
         self._lock = threading.Lock()
         self._idle: list[ExecutionEnvironment] = []
         self._live: list[ExecutionEnvironment] = []
         self._created = 0
+        self._busy = 0
         self._closed = False
         self.init_seconds: list[float] = []
-        self.counters: dict[str, int] = {"invocations": 0, "timeouts": 0, "refused_calls": 0}
+        self.counters: dict[str, int] = {
+            "invocations": 0,
+            "timeouts": 0,
+            "refused_calls": 0,
+            "throttles": 0,
+            "oversize_requests": 0,
+            "oversize_responses": 0,
+        }
 
     def __call__(self, event: dict[str, Any], context: Any) -> Any:
-        """Invoke the function: in an idle environment, or a new one."""
+        """Invoke the function: in an idle environment, or a new one; throttled past its reserved concurrency."""
+        request_size = _json_size(event)
+        if request_size > MAX_SYNC_REQUEST_BYTES:
+            self.count("oversize_requests")
+            raise RequestTooLarge(request_size)
         environment = self._acquire()
         try:
-            return environment.invoke(event, context)
+            result = environment.invoke(event, context)
         finally:
             self._release(environment)
+        response_size = _json_size(result)
+        if response_size > MAX_SYNC_RESPONSE_BYTES:
+            self.count("oversize_responses")
+            raise ResponseTooLarge(response_size)
+        return result
 
     def count(self, counter: str) -> None:
         """Add one to a counter."""
@@ -310,10 +379,19 @@ class FunctionPool:
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"function {self.name} is no longer deployed")
+            if self.reserved_concurrency is not None and self._busy >= self.reserved_concurrency:
+                self.counters["throttles"] += 1
+                raise FunctionThrottled(self.name, self.reserved_concurrency)
             self.counters["invocations"] += 1
+            self._busy += 1
             if self._idle:
                 return self._idle.pop()
-        return self._create()
+        try:
+            return self._create()
+        except BaseException:
+            with self._lock:
+                self._busy -= 1
+            raise
 
     def _create(self) -> ExecutionEnvironment:
         with self._lock:
@@ -329,6 +407,7 @@ class FunctionPool:
 
     def _release(self, environment: ExecutionEnvironment) -> None:
         with self._lock:
+            self._busy -= 1
             if environment.discarded or self._closed:
                 self._live.remove(environment)
                 environment.stop()
@@ -357,6 +436,11 @@ class FunctionPool:
             idle, self._idle = self._idle, []
         for environment in idle:
             environment.stop()
+
+
+def _json_size(value: Any) -> int:
+    """Bytes of `value` as Lambda would carry it: compact JSON (a test handler's odd object: as its text)."""
+    return len(json.dumps(value, separators=(",", ":"), default=str).encode())
 
 
 class FunctionCode:
@@ -608,7 +692,7 @@ def isolate_powertools() -> Iterator[None]:
 
 def error_payload(error: BaseException) -> str:
     """The function error payload of an invocation that ended with `error` (Lambda's shape)."""
-    if isinstance(error, InvocationTimedOut):
+    if isinstance(error, InvocationTimedOut | ResponseTooLarge):
         return json.dumps(error.payload)
     return json.dumps(
         {

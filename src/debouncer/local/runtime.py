@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -24,7 +25,7 @@ import boto3
 from debouncer.adapters.outbox import LOCAL_OUTBOX
 from debouncer.adapters.tenant_catalog import tenant_item
 from debouncer.config import Settings
-from debouncer.local.emulator import Emulator, InvocationTimedOut
+from debouncer.local.emulator import Emulator, FunctionThrottled, InvocationTimedOut, RequestTooLarge
 from debouncer.local.environments import FunctionCode
 from debouncer.local.item_size import dynamodb_item_limit
 from debouncer.statemachine import render_file
@@ -123,6 +124,7 @@ class LocalRuntime:
         self.workflow_type: WorkflowType = "STANDARD"
         self._saved_environ: dict[str, str] = {}
         self.tenants: tuple[Tenant, ...] = ()
+        self.reserved: dict[str, int] = {}  # each function's reserved concurrency (LAMBDA_RESERVED_CONCURRENCY)
         self._patches = ExitStack()  # where moto is not AWS, what makes up the difference
 
     def start(self) -> LocalRuntime:
@@ -160,7 +162,8 @@ class LocalRuntime:
             "reply": settings.reply_timeout_seconds,
         }
         for name in FUNCTIONS:
-            pool = self.emulator.deploy(name, functools.partial(_load_handler, name), timeouts[name])
+            load = functools.partial(_load_handler, name)
+            pool = self.emulator.deploy(name, load, timeouts[name], reserved_concurrency=self.reserved.get(name))
             pool.warm()  # one environment each now: a handler that cannot start fails the start, as before
             self.handlers[name] = pool.code
         self.emulator.calls.clear()
@@ -184,6 +187,7 @@ class LocalRuntime:
         if not 0 <= rate <= 1:
             raise ValueError(f"EXPRESS_DUPLICATE_RATE must be between 0 and 1, not {rate}")
         self.emulator.express_duplicates = rate
+        self.reserved = reserved_concurrency(os.environ.get("LAMBDA_RESERVED_CONCURRENCY", ""))
         # A tenants file is checked before anything starts: its errors name the tenant and the key.
         path = Settings().tenants_file
         self.tenants = load_tenants_file(Path(path), Settings()).tenants if path else ()
@@ -194,7 +198,7 @@ class LocalRuntime:
         sqs = boto3.client("sqs", region_name=REGION)
         self.queue_url = sqs.create_queue(QueueName=f"{self.name}-dlq")["QueueUrl"]
         definition = render_file(
-            PROJECT_ROOT / "statemachines" / "debounce.asl.json",
+            PROJECT_ROOT / "statemachines" / "debounce.asl.json.tftpl",
             {
                 "partition": "aws",  # moto's, as Terraform reads it from aws_partition on AWS
                 "table_name": self.table_name,
@@ -228,6 +232,9 @@ class LocalRuntime:
             response = self.emulator.invoke("post_message", event)
         except InvocationTimedOut:
             return GATEWAY_TIMEOUT_RESPONSE[0], dict(GATEWAY_TIMEOUT_RESPONSE[1]), GATEWAY_TIMEOUT_RESPONSE[2]
+        except (FunctionThrottled, RequestTooLarge) as e:  # Lambda refused the invoke: the HTTP API answers 500
+            logging.getLogger("debouncer.local").warning("post_message invoke refused: %s", type(e).__name__)
+            return GATEWAY_ERROR_RESPONSE[0], dict(GATEWAY_ERROR_RESPONSE[1]), GATEWAY_ERROR_RESPONSE[2]
         except Exception:  # an unhandled function error: the HTTP API answers 500 and logs it, as here
             logging.getLogger("debouncer.local").exception("post_message failed")
             return GATEWAY_ERROR_RESPONSE[0], dict(GATEWAY_ERROR_RESPONSE[1]), GATEWAY_ERROR_RESPONSE[2]
@@ -268,7 +275,7 @@ class LocalRuntime:
         """Delete what DynamoDB TTL would have deleted `after_seconds` from now; how many items went.
 
         moto records the TTL setting and never expires an item; on AWS buffers (days), dedupe records and turns do
-        expire, and the code must cope with what is left (DESIGN §2 invariant 7). Each delete is conditional, as
+        expire, and the code must cope with what is left (docs/architecture.md). Each delete is conditional, as
         AWS's own are: an item whose TTL attribute moved on meanwhile (a new message to a buffer) stays.
         """
         if not math.isfinite(after_seconds) or after_seconds < 0:
@@ -373,6 +380,25 @@ class LocalRuntime:
         tenant = next((t for t in self.tenants if (t.channel, t.account) == (channel, account)), None)
         effective = settings if tenant is None else settings_for(settings, tenant)
         return FlushRules(effective.flush_keywords, effective.max_messages, effective.max_buffer_bytes)
+
+
+def reserved_concurrency(setting: str) -> dict[str, int]:
+    """LAMBDA_RESERVED_CONCURRENCY: one number for every function, or `function=N` pairs separated by commas (as
+    Terraform's lambda_reserved_concurrency); -1 or absent leaves a function unreserved."""
+    parts = [part.strip() for part in setting.split(",") if part.strip()]
+    if len(parts) == 1 and "=" not in parts[0]:
+        parts = [f"{name}={parts[0]}" for name in FUNCTIONS]
+    limits: dict[str, int] = {}
+    for part in parts:
+        name, _, value = (piece.strip() for piece in part.partition("="))
+        if name not in FUNCTIONS:
+            raise ValueError(f"LAMBDA_RESERVED_CONCURRENCY: {name!r} is none of the functions {', '.join(FUNCTIONS)}")
+        # 0 would disable the function: Terraform's validation refuses it, and so does this.
+        if not re.fullmatch(r"-1|[1-9][0-9]*", value):
+            raise ValueError(f"LAMBDA_RESERVED_CONCURRENCY: {name} must be a whole number >= 1 or -1, not {value!r}")
+        if value != "-1":
+            limits[name] = int(value)
+    return limits
 
 
 def api_gateway_event(
