@@ -1,5 +1,5 @@
 # chat-debouncer on AWS: API Gateway -> post_message -> DynamoDB buffer; Step Functions waits out the
-# debounce window and hands each burst to process_message, then reply. See DESIGN.md §1, §4 and the README (Deploy).
+# debounce window and hands each burst to process_message, then reply. See docs/architecture.md and the README (Deploy).
 
 provider "aws" {
   region = var.aws_region
@@ -74,7 +74,8 @@ locals {
     media_bucket = "${var.name_prefix}-media-${local.account_id}-${local.region}"
   }
 
-  # One Lambda per handler: lambda/<key>/handler.py, packaged by `make package` into build/<key>.zip.
+  # One Lambda per handler: lambda/<key>/handler.py, packaged by `make package ARCH=<lambda_architecture>` into
+  # build/<lambda_architecture>/<key>.zip.
   lambda_functions = {
     post_message = {
       description = "Webhook intake: verifies, normalizes and buffers messages; starts one execution per burst."
@@ -306,7 +307,10 @@ locals {
       TRANSCRIBE_BASE_URL         = var.transcribe_base_url
       TRANSCRIBE_MODEL            = var.transcribe_model
       TRANSCRIBE_API_KEY_PARAM    = var.transcribe_provider == "openai" ? local.secret_parameter_env.transcribe_api_key : ""
-    })
+      },
+      # Unset, not empty, when null: the settings model reads an empty AI_TEMPERATURE as a number and refuses it.
+      var.ai_temperature == null ? {} : { AI_TEMPERATURE = tostring(var.ai_temperature) },
+    )
     reply = merge(local.common_environment, local.channel_environment, {
       GENERIC_CALLBACK_URL = var.generic_callback_url
       GENERIC_SECRET_PARAM = var.generic_callback_url != "" ? local.secret_parameter_env.generic_secret : ""
@@ -438,7 +442,7 @@ module "step_functions" {
   source = "./modules/step_functions"
 
   name                         = local.names.state_machine
-  definition_path              = "${path.module}/statemachines/debounce.asl.json"
+  definition_path              = "${path.module}/statemachines/debounce.asl.json.tftpl"
   table_name                   = module.dynamodb.table_name
   table_arn                    = module.dynamodb.table_arn
   process_message_function_arn = module.lambda["process_message"].invoke_target_arn

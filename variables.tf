@@ -47,7 +47,7 @@ variable "kms_key_arn" {
 }
 
 # ---------------------------------------------------------------------------------------------------
-# Debounce window (DESIGN §2.5): reply at min(last + debounce, first + max_wait).
+# Debounce window (docs/architecture.md): reply at min(last + debounce, first + max_wait).
 # ---------------------------------------------------------------------------------------------------
 
 variable "debounce_seconds" {
@@ -255,6 +255,17 @@ variable "ai_max_tokens" {
   validation {
     condition     = var.ai_max_tokens >= 1 && var.ai_max_tokens <= 32768 && floor(var.ai_max_tokens) == var.ai_max_tokens
     error_message = "ai_max_tokens must be a whole number between 1 and 32768."
+  }
+}
+
+variable "ai_temperature" {
+  description = "Sampling temperature of the AI's answers (0-2; lower is more deterministic); null leaves the provider's default."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.ai_temperature == null ? true : var.ai_temperature >= 0 && var.ai_temperature <= 2
+    error_message = "ai_temperature must be null or between 0 and 2."
   }
 }
 
@@ -596,7 +607,7 @@ variable "tenants" {
 # ---------------------------------------------------------------------------------------------------
 
 variable "lambda_architecture" {
-  description = "Instruction set of the functions; must match the wheels make package bundled (arm64 by default)."
+  description = "Instruction set of the functions: Terraform deploys build/<lambda_architecture>/*.zip, which `make package ARCH=<lambda_architecture>` builds (plan stops when they are missing)."
   type        = string
   default     = "arm64"
 

@@ -1,4 +1,4 @@
-"""Builders for channel payloads in their real shapes (reference/channels.md), with ids unique per test."""
+"""Builders for channel payloads in their real shapes (docs/channels.md), with ids unique per test."""
 
 from __future__ import annotations
 

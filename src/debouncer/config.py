@@ -31,7 +31,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
-    # Debounce window (DESIGN §2.5): reply at min(last + debounce, first + max_wait).
+    # Debounce window (docs/architecture.md): reply at min(last + debounce, first + max_wait).
     debounce_seconds: int = Field(default=10, ge=1, le=3600)
     max_wait_seconds: int = Field(default=60, ge=1, le=86_400)
     max_messages: int = Field(

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 HTTP_TIMEOUT = 15.0
 STARTUP_TIMEOUT = 60.0
 
-# The settings the e2e module is written against (DESIGN §8: `make run` with short windows).
+# The settings the e2e module is written against (`make run` with short windows).
 MAIN_ENV = {"DEBOUNCE_SECONDS": "1", "MAX_WAIT_SECONDS": "4", "MAX_MESSAGES": "5", "FLUSH_KEYWORDS": "send"}
 # The max_wait cap cannot be observed on the main server: MAX_MESSAGES=5 flushes a steady stream of messages
 # (one every 0.6 s) after 2.4 s, before the 4 s cap. This one differs only where the cap test needs it; its 2 s

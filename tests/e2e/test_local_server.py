@@ -91,7 +91,7 @@ def test_whatsapp_burst_is_answered_once_with_every_message_in_order(server: Ser
     assert reply["channel"] == "whatsapp"
     assert reply["account_id"] == builders.PHONE_NUMBER_ID
     assert reply["message_ids"] == ids
-    # The contract smoke's check (shared/tools/contract_smoke.py), inline: every text, in order.
+    # The contract smoke's check (tools/contract_smoke.py), inline: every text, in order.
     positions = [reply["text"].find(text) for text in texts]
     assert -1 not in positions and positions == sorted(positions), reply["text"]
     assert text_lines(reply) == texts

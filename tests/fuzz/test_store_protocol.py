@@ -1,4 +1,4 @@
-"""The buffer and claim protocol of the DynamoDB store under random interleavings (DESIGN: the stateful property test).
+"""The buffer and claim protocol of the DynamoDB store under random interleavings (a stateful property test).
 
 One conversation on a real DynamoDbStore (moto), a fake clock moved by the rules, superseding on. Executions are
 modelled as runs that stop after each write to the store, so two runs interleave, and a run may crash between any two

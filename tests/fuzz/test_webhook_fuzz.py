@@ -1,5 +1,5 @@
 """Bad input never gets a 5xx: every hostile request to a webhook route is answered 2xx, or 4xx with a JSON error
-and nothing stored (DESIGN §2, invariant 4). Channels redeliver on 5xx: a 5xx for the sender's mistake repeats."""
+and nothing stored (docs/architecture.md). Channels redeliver on 5xx: a 5xx for the sender's mistake repeats."""
 
 from __future__ import annotations
 

@@ -81,3 +81,12 @@ def test_check_passes_formatted_file(tmp_path: Path) -> None:
     good.write_text('variable "name" {\n  type        = string\n  description = "Queue name."\n}\n')
     report = fmt_check([good], tmp_path)
     assert (report.retcode, report.unformatted) == (0, frozenset())
+
+
+def test_tfvars_example_is_formatted(tmp_path: Path) -> None:
+    """examples/terraform.tfvars.example is what `terraform fmt` writes (checked as the terraform.tfvars it becomes:
+    fmt only reads .tf and .tfvars files)."""
+    copy = tmp_path / "terraform.tfvars"
+    copy.write_bytes((REPO_ROOT / "examples" / "terraform.tfvars.example").read_bytes())
+    result = TerraformCommand(cwd=str(tmp_path)).fmt([copy.name], check_input=True, write=False, list=True, diff=True)
+    assert result.retcode == 0, f"the example is not formatted; run `terraform fmt` on a .tfvars copy:\n{result.value}"

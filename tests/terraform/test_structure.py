@@ -25,7 +25,7 @@ MODULES = [
     "step_functions",
 ]
 MODULE_FILES = ["main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"]
-ASL_FILE = REPO_ROOT / "statemachines" / "debounce.asl.json"
+ASL_FILE = REPO_ROOT / "statemachines" / "debounce.asl.json.tftpl"
 TABLE_SCHEMA_FILE = REPO_ROOT / "schemas" / "dynamodb-table.json"
 LAMBDA_NAMES = ["post_message", "process_message", "reply"]
 
@@ -80,6 +80,7 @@ LAMBDA_ENV = {
         "AI_MAX_ATTEMPTS",
         "AI_MAX_TOKENS",
         "AI_FALLBACK_MESSAGE",
+        "AI_TEMPERATURE",  # only when ai_temperature is set (tests/terraform/test_terraform_plan.py)
         "SHOW_TYPING",
         "MEDIA_BUCKET",
         "MAX_MEDIA_BYTES",
@@ -370,13 +371,13 @@ def test_asl_placeholders_equal_templatefile_keys() -> None:
 
 
 def test_asl_is_rendered_from_the_repository_file() -> None:
-    """The module renders a path it is given, and the root gives it statemachines/debounce.asl.json (no copy)."""
+    """The module renders a path it is given, and the root gives it statemachines/debounce.asl.json.tftpl (no copy)."""
     arguments = split_arguments(call_arguments(state_machine_definition(), "templatefile"))
     assert arguments[0] == "var.definition_path"
     step_functions = blocks(load(REPO_ROOT / "main.tf"), "module")["step_functions"]
     assert step_functions["source"] == "./modules/step_functions"
-    assert step_functions["definition_path"] == "${path.module}/statemachines/debounce.asl.json"
-    assert not list(REPO_ROOT.glob("modules/**/*.asl.json")), "a copy of the ASL file lives under modules/"
+    assert step_functions["definition_path"] == "${path.module}/statemachines/debounce.asl.json.tftpl"
+    assert not list(REPO_ROOT.glob("modules/**/*.asl.json*")), "a copy of the ASL file lives under modules/"
     json.loads(_PLACEHOLDER.sub("0", ASL_FILE.read_text()))  # numeric placeholders stand bare
 
 
@@ -546,13 +547,40 @@ def test_admin_policy_grants_invoke_on_the_admin_routes_only() -> None:
 # --- the example --------------------------------------------------------------------------------------------------
 
 
-def test_tfvars_example_sets_every_root_variable_and_no_secret() -> None:
-    """examples/terraform.tfvars.example is complete, and holds parameter names, never secret values."""
-    example = load(REPO_ROOT / "examples" / "terraform.tfvars.example")
+EXAMPLE_FILE = REPO_ROOT / "examples" / "terraform.tfvars.example"
+_COMMENTED_OPTION = re.compile(r"^# ([a-z_]+) = (.*)$", re.MULTILINE)
+
+
+def example_options() -> tuple[dict[str, Any], dict[str, str]]:
+    """What examples/terraform.tfvars.example sets, and the options it lists commented out (name -> its line)."""
+    example = {k: v for k, v in load(EXAMPLE_FILE).items() if not k.startswith("__")}
+    text = EXAMPLE_FILE.read_text()
+    commented = {m.group(1): m.group(0).removeprefix("# ") for m in _COMMENTED_OPTION.finditer(text)}
+    return example, commented
+
+
+def test_tfvars_example_lists_every_root_variable() -> None:
+    """Every root variable is in the example, set or commented out, and each commented line is valid once
+    uncommented (tests/terraform/test_terraform_plan.py plans the example as it is)."""
+    example, commented = example_options()
     variables = set(blocks(load(REPO_ROOT / "variables.tf"), "variable"))
-    assert set(example) - {"__comments__"} == variables
-    for name, value in example["secret_parameter_names"].items():
-        assert str(value).startswith(("/", "arn:aws:secretsmanager:")), f"secret_parameter_names.{name} is no location"
+    assert set(example) | set(commented) == variables
+    for name, line in commented.items():
+        assert name in hcl2.loads(line + "\n", serialization_options=_HCL), f"# {line} does not parse"
+
+
+def test_tfvars_example_is_a_safe_first_configuration() -> None:
+    """The example sets nothing risky: the echo AI, no typing indicator, no alarm topic in someone's account, no
+    tenants, and only the secrets of the one channel it enables, as SSM parameter names, never values."""
+    example, _ = example_options()
+    assert example["ai_provider"] == "echo"
+    assert not {"show_typing", "alarm_sns_topic_arn", "tenants", "kms_key_arn"} & set(example)
+    secrets = example["secret_parameter_names"]
+    assert set(secrets) == {"telegram_bot_token", "telegram_secret_token"}
+    for name, value in secrets.items():
+        assert str(value).startswith("/"), f"secret_parameter_names.{name} is no SSM parameter name"
+    assert example["telegram_bot_id"].startswith("REPLACE")
+    assert "123456789012" not in EXAMPLE_FILE.read_text()
 
 
 # --- tenants ----------------------------------------------------------------------------------------------------------

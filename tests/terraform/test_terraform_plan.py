@@ -51,6 +51,7 @@ VARIABLE_SETS: dict[str, dict[str, Any]] = {
         "ai_provider": "openai",
         "openai_base_url": "https://llm.example.com/v1",
         "openai_model": "gpt-4.1-mini",
+        "ai_temperature": 0.2,
         "secret_parameter_names": {
             "openai_api_key": f"arn:aws:secretsmanager:{REGION}:123456789012:secret:chat-debouncer/openai-AbCdEf"
         },
@@ -348,6 +349,21 @@ def test_packages_must_match_the_lambda_architecture(tf_workspace: Any, tmp_path
     result = workspace.plan({"lambda_architecture": "x86_64"})
     assert not result.ok
     assert "make package ARCH=x86_64" in _said(result)
+
+
+def test_ai_temperature_reaches_process_message_only_when_set(tf_workspace: Any) -> None:
+    """ai_temperature is AI_TEMPERATURE when set; when null the variable is left out, so the provider's default holds
+    (an empty value would not parse: the settings model reads a number or nothing)."""
+    assert planned_environment(_plan(tf_workspace, "openai_kms"), "process_message")["AI_TEMPERATURE"] == "0.2"
+    assert "AI_TEMPERATURE" not in planned_environment(_plan(tf_workspace, "defaults"), "process_message")
+
+
+def test_tfvars_example_plans_as_it_is(tf_workspace: Any, tmp_path: Path) -> None:
+    """examples/terraform.tfvars.example, copied to terraform.tfvars as the README says, plans without an edit."""
+    example = (REPO_ROOT / "examples" / "terraform.tfvars.example").read_text()
+    workspace = tf_workspace.clone(tmp_path / "example", files={"terraform.tfvars": example})
+    result = workspace.plan()
+    assert result.ok, result.text()
 
 
 # --- media (issue 12) ------------------------------------------------------------------------------------------------

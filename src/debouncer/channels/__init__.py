@@ -4,7 +4,7 @@ An item is a message the person wrote (InboundMessage), a change they made to on
 an edit or a delete), or an echo of a message the business sent them (BusinessEcho). Changes and echoes carry the
 conversation key of the conversation the person's messages live in, so they reach that conversation's buffer.
 
-The rule for every channel (DESIGN §2 invariant 4, issue 18): the channel's envelope is checked by its schema, and a
+The rule for every channel (docs/architecture.md, issue 18): the channel's envelope is checked by its schema, and a
 body that is not that envelope is a 400. Inside a genuine envelope each item (a WhatsApp message or echo, an
 Instagram messaging event, a Telegram message or edit) is checked on its own: one the product cannot use is reported
 to `Skip` (without personal data) and left out, never a reason to refuse the rest, since Meta redelivers anything

@@ -76,7 +76,7 @@ def first_burst(now: float) -> int:
 
     DynamoDB TTL deletes an idle buffer after days, while what is keyed on its burst numbers lives on: turns
     (`turn#<burst>`), and on Standard the execution names (`<hash>-<burst>`, kept 90 days after they close). A counter
-    that restarted at 1 met them again (DESIGN §2 invariant 7). Starting from the clock, a new buffer begins past
+    that restarted at 1 met them again (docs/architecture.md). Starting from the clock, a new buffer begins past
     every number the expired one reached: the old one went past the clock only by one per claim, each a write to that
     one item, which DynamoDB allows at most 1,000 times a second (one per millisecond, the clock's own pace), and TTL
     deleted it no sooner than the buffer's retention (days: 172,800,000 ms for 2) after its last message. Clock skew

@@ -105,5 +105,5 @@ Inbound = InboundMessage | MessageChange | BusinessEcho
 
 
 def conversation_key(channel: Channel, account_id: str, user: str) -> str:
-    """Key of the one buffer item per conversation (DESIGN §3)."""
+    """Key of the one buffer item per conversation (docs/architecture.md, The data model)."""
     return f"{channel}#{account_id}#{user}"

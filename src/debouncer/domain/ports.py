@@ -71,7 +71,7 @@ class HistoryEntry:
 
 
 class MessageBuffer(Protocol):
-    """The per-conversation buffer and its history (DESIGN §3, §5)."""
+    """The per-conversation buffer and its history (docs/architecture.md, The data model)."""
 
     def append(self, message: InboundMessage, now: float) -> AppendResult: ...
 

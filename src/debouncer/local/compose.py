@@ -1,7 +1,7 @@
 """One text message as a channel would deliver it: the real webhook payload, signed with the running secrets.
 
 The local console composes messages through this (POST /local/compose): the page names the channel, the sender and
-the text; the server builds the payload in the channel's shape (reference/channels.md, as tests/builders.py does),
+the text; the server builds the payload in the channel's shape (docs/channels.md, as tests/builders.py does),
 signs it with the secret the webhook checks (the tenant's own, else the deployment's: the page never holds one) and
 posts it through the real webhook path.
 """
