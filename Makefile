@@ -2,13 +2,16 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Two stamps on one venv: make run installs what running needs (RUN_STAMP: the runtime dependencies and the local
+# emulator, pyproject's [local] extra); every other target adds the dev toolchain on top (STAMP: the [dev] extra).
+RUN_STAMP := $(VENV)/.installed-run
+STAMP     := $(VENV)/.installed
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: help install run test test-cpu test-wait lint typecheck unit integration e2e soak package runtime-python bench clean checkov-venv
+.PHONY: help install run replay test test-cpu test-wait lint typecheck unit integration e2e soak package runtime-python bench clean checkov-venv contract-smoke
 
 CHECKOV_VENV  := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
@@ -26,13 +29,19 @@ help: ## list targets
 # worker and every local server the tests start would compile moto and botocore again on its first import.
 UV_VERSION := 0.13.9
 
-$(STAMP): pyproject.toml constraints.txt
+# uv prints its own progress here (no --quiet): the first `make run` takes about a minute, and shows it.
+$(RUN_STAMP): pyproject.toml constraints.txt
+	@echo "first run: installing the runtime dependencies into $(VENV) (about a minute)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --compile-bytecode --python $(BIN)/python -c constraints.txt -e '.[local]'
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
 	$(BIN)/uv pip install --compile-bytecode --python $(BIN)/python -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv with the pinned dependencies
+install: $(STAMP) ## create .venv with the pinned dependencies (runtime and dev)
 
 # checkov pins an old boto3, so it lives in a venv of its own.
 $(CHECKOV_STAMP): tools/checkov-requirements.txt
@@ -63,8 +72,35 @@ ARCH ?= arm64
 package: $(STAMP) $(RUNTIME_PYTHON_STAMP) ## build one reproducible zip per Lambda into build/$(ARCH)/ (Lambda python3.13, with bytecode; ARCH=arm64|x86_64, as lambda_architecture)
 	$(BIN)/python tools/package.py --arch $(ARCH)
 
-run: $(STAMP) ## serve the whole pipeline locally on http://$(HOST):$(PORT) (embedded AWS emulator)
+run: $(RUN_STAMP) ## serve the whole pipeline locally on http://$(HOST):$(PORT) (embedded AWS emulator; runtime dependencies only)
 	$(BIN)/debouncer serve --host $(HOST) --port $(PORT)
+
+# The shipped scenarios by default; they assume DEBOUNCE_SECONDS=2 MAX_WAIT_SECONDS=6 MAX_MESSAGES=10 (docs/replay.md).
+FIXTURES ?= fixtures/*.json
+REPLAY_ARGS ?=
+replay: $(RUN_STAMP) ## play scenario fixtures against the running `make run` (FIXTURES='fixtures/*.json', REPLAY_ARGS='--speed 2')
+	$(BIN)/debouncer replay $(REPLAY_ARGS) $(FIXTURES)
+
+# The contract smoke test (tools/contract_smoke.py) against the server at BASE_URL when one answers there; otherwise
+# against a server of its own, started as `make run` starts it but on a free port (2 s debounce, the echo AI, the
+# documented local secrets unless the environment sets them) and stopped when the test ends, pass or fail.
+BASE_URL ?= http://$(HOST):$(PORT)
+SMOKE_ANSWERS := import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/health", timeout=2)
+SMOKE_FREE_PORT := import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])
+SMOKE_WAIT := import sys, time, urllib.request\nfor _ in range(240):\n    try: urllib.request.urlopen(sys.argv[1] + "/health", timeout=2); sys.exit(0)\n    except OSError: time.sleep(0.25)\nsys.exit(1)
+
+contract-smoke: $(RUN_STAMP) ## a signed two-message burst per channel, each answered once (BASE_URL, else a server of its own)
+	@if $(BIN)/python -c '$(SMOKE_ANSWERS)' '$(BASE_URL)' 2>/dev/null; then \
+	  $(BIN)/python tools/contract_smoke.py '$(BASE_URL)'; \
+	else \
+	  port=$$($(BIN)/python -c '$(SMOKE_FREE_PORT)'); log=$$(mktemp); \
+	  echo "no server at $(BASE_URL): starting one on http://127.0.0.1:$$port (DEBOUNCE_SECONDS=2)"; \
+	  DEBOUNCE_SECONDS=2 AI_PROVIDER=echo $(BIN)/debouncer serve --host 127.0.0.1 --port $$port >$$log 2>&1 & pid=$$!; \
+	  trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -f $$log' EXIT; \
+	  printf '$(SMOKE_WAIT)' | $(BIN)/python - "http://127.0.0.1:$$port" \
+	    || { echo "error: the local server did not start within 60 s:" >&2; tail -n 5 $$log >&2; exit 2; }; \
+	  $(BIN)/python tools/contract_smoke.py "http://127.0.0.1:$$port"; \
+	fi
 
 lint: $(STAMP) ## ruff (lint + format check) and the architecture's import contracts (import-linter, pyproject.toml)
 	$(BIN)/ruff check .
@@ -104,8 +140,13 @@ integration: $(STAMP)
 e2e: $(STAMP) $(BROWSER_STAMP)
 	$(BIN)/python -m pytest -q tests/e2e
 
-soak: $(STAMP) ## the reliability and fuzz suites at their heavy profiles (larger counts, fresh seeds; minutes)
-	RELIABILITY_PROFILE=heavy HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -n 2 --dist loadgroup -q tests/reliability tests/fuzz tests/e2e/test_concurrent_senders.py
+# Each heavy reliability run takes ~10 min: the default 3 seeds x 2 tests x 2 workflow types is about an hour on two
+# cores. `make soak RELIABILITY_SEEDS=1` runs one seed; each run's seed is printed ("reliability runs") for replay
+# with RELIABILITY_SEED=<seed>.
+RELIABILITY_SEEDS ?= 3
+
+soak: $(STAMP) ## the reliability and fuzz suites at their heavy profiles, RELIABILITY_SEEDS fresh seeds each (3; an hour)
+	RELIABILITY_PROFILE=heavy RELIABILITY_SEEDS=$(RELIABILITY_SEEDS) HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -n 2 --dist loadgroup -q tests/reliability tests/fuzz tests/e2e/test_concurrent_senders.py
 
 bench: $(STAMP) $(RUNTIME_PYTHON_STAMP) ## one table of measured figures vs the naive design (calls, capacity, transitions, cost, latency, imports); also build/bench.json
 	$(BIN)/python -m bench

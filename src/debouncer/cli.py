@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
@@ -19,26 +20,37 @@ def serve(host: str, port: int) -> int:
     """Serve in the foreground until interrupted."""
     # Before the handlers' modules are imported, as Lambda sets it: Powertools' child loggers take it at import.
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "chat-debouncer")
+    from debouncer.local import logs
     from debouncer.local.runtime import LocalRuntime
     from debouncer.local.server import LocalServer
 
     if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"refusing to listen on {host}: the local runtime only serves loopback", file=sys.stderr)
+        print(f"error: refusing to listen on {host}: the local runtime only serves loopback", file=sys.stderr)
         return 2
     try:
         settings = Settings()
     except ValidationError as error:  # a clear refusal, not a traceback
-        print(f"invalid settings: {error}", file=sys.stderr)
+        print(f"error: invalid settings: {error}", file=sys.stderr)
         return 2
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
     try:
         runtime = LocalRuntime().start()
-    except ConfigurationError as error:  # a tenants file's mistake names the tenant and the key
-        print(f"invalid settings: {error}", file=sys.stderr)
+    except ConfigurationError as error:  # names the setting: a tenants file's key, an AI provider's model
+        hint = " (set it, or AI_PROVIDER=echo to run without a model)" if str(error).startswith("AI_PROVIDER=") else ""
+        print(f"error: {error}{hint}", file=sys.stderr)
         return 2
-    server = LocalServer(runtime, host, port)
+    try:
+        server = LocalServer(runtime, host, port)
+    except OSError as error:
+        runtime.stop()
+        if error.errno != errno.EADDRINUSE:
+            raise
+        print(f"error: port {port} is in use; set PORT=… (or stop the other server)", file=sys.stderr)
+        return 2
+    logs.observe(runtime)
     # The runtime's workflow type, not the settings' default (EXPRESS on AWS): locally it defaults to STANDARD.
     print(
-        f"chat-debouncer serving on http://{host}:{port} "
+        f"chat-debouncer ready on http://{host}:{port} "
         f"({runtime.workflow_type}, debounce {settings.debounce_seconds}s, max wait {settings.max_wait_seconds}s, "
         f"max messages {settings.max_messages}, AI {settings.ai_provider}"
         + (f", {len(runtime.tenants)} tenants" if runtime.tenants else "")

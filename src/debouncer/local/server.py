@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +19,7 @@ from debouncer.api.webhook import body_too_large
 from debouncer.config import Settings
 from debouncer.domain.errors import DebouncerError
 from debouncer.domain.models import CHANNELS
-from debouncer.local import console_routes
+from debouncer.local import console_routes, logs
 from debouncer.local.console_live import close_console
 from debouncer.local.runtime import LocalRuntime
 from debouncer.tenants import Tenant, settings_for
@@ -72,18 +73,30 @@ def local_settings(tenants: Sequence[Tenant] = ()) -> dict[str, Any]:
     }
 
 
+def allowed_methods(route: dict[str, LocalRoute]) -> str:
+    """The Allow header of a local route: its methods, as the webhook routes list theirs (HEAD goes with GET)."""
+    return ", ".join(sorted(route))
+
+
 class _Handler(BaseHTTPRequestHandler):
     runtime: ClassVar[LocalRuntime]
     protocol_version = "HTTP/1.1"
 
     def _serve(self) -> None:
+        self._started: float | None = time.perf_counter()
         path, _, query = self.path.partition("?")
+        self._logged_path = path  # never the query: it may name a recipient
         console_asset = path.startswith(console_routes.CONSOLE_PREFIX)
         route = LOCAL_ROUTES.get(console_routes.CONSOLE_PREFIX if console_asset else path)
-        if route is not None and self.command not in route:
-            allowed = ", ".join(sorted(route))
+        # HEAD is GET without the body (_send leaves it out); a local route answers OPTIONS itself. The webhook
+        # routes take both as API Gateway's $default route does: post_message answers them.
+        method = "GET" if self.command == "HEAD" and route is not None else self.command
+        if route is not None and method == "OPTIONS":
+            self._send(204, {"Allow": allowed_methods(route)}, b"")
+            return
+        if route is not None and method not in route:
             error = json.dumps({"error": f"method {self.command} is not allowed on {path}"}).encode()
-            self._send(405, {"Content-Type": "application/json", "Allow": allowed}, error)
+            self._send(405, {"Content-Type": "application/json", "Allow": allowed_methods(route)}, error)
             return
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_READ:
@@ -96,9 +109,12 @@ class _Handler(BaseHTTPRequestHandler):
         if route is not None:
             host, port = self.request.getsockname()[:2]  # the address this client reached: the server's own
             request = LocalRequest(path, query, body, base_url=f"http://{host}:{port}")
-            status, headers, payload = route[self.command](self.runtime, request)
+            status, headers, payload = route[method](self.runtime, request)
             if isinstance(payload, bytes):
                 self._send(status, headers, payload)
+            elif self.command == "HEAD":  # an event stream's headers, and no events
+                getattr(payload, "close", lambda: None)()
+                self._send(status, headers, b"")
             else:
                 self._stream(status, headers, payload)
             return
@@ -113,9 +129,13 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in headers.items():
             if key.lower() not in ("content-length", "connection"):
                 self.send_header(key, value)
+        if status == 204:  # no content, and no Content-Length either (RFC 9110 §8.6)
+            self.end_headers()
+            return
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def _stream(self, status: int, headers: dict[str, str], chunks: Iterator[bytes]) -> None:
         """Write each chunk as it comes, until the iterator ends or the client goes (then the connection closes)."""
@@ -138,7 +158,16 @@ class _Handler(BaseHTTPRequestHandler):
             if close is not None:
                 close()
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815 - http.server's method names
+    do_GET = do_HEAD = do_OPTIONS = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815 - http.server's
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """One line per request (send_response calls it), timed from the request's start to its status line."""
+        started = getattr(self, "_started", None)
+        if started is None or not isinstance(code, int):  # http.server's own errors, before _serve
+            log.debug("%s %s", self.command, code)
+            return
+        logs.request_line(self.command, self._logged_path, code, started)
+        self._started = None  # a later error of http.server's on this connection is not this request's
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug(format, *args)
@@ -243,10 +272,10 @@ class LocalServer(ThreadingHTTPServer):
 
     def __init__(self, runtime: LocalRuntime, host: str = "127.0.0.1", port: int = 8000) -> None:
         handler = type("Handler", (_Handler,), {"runtime": runtime})
+        self.runtime = runtime  # before binding: a failed bind calls server_close()
         super().__init__((host, port), handler)
         # One EMF line per invocation would drown this console; POWERTOOLS_METRICS_DISABLED=false shows them.
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-        self.runtime = runtime
 
     def server_close(self) -> None:
         """Stop listening, and end the console's event streams (their threads would otherwise wait for events)."""
