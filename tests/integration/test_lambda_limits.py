@@ -210,3 +210,11 @@ def test_a_state_result_over_256_kib_fails_the_execution_with_states_data_limit_
 
     assert described["status"] == "FAILED"
     assert described["error"] == "States.DataLimitExceeded"
+
+
+def test_a_payload_is_measured_in_utf8_bytes_as_lambda_carries_it() -> None:
+    # A JSON-escaped emoji (\ud83d\ude00) is 12 bytes, the UTF-8 Lambda carries 4: a 2 MB body of emoji is no 6 MB
+    # request (the webhook fuzz found a 500 where AWS would have run the function).
+    from debouncer.local.environments import _json_size
+
+    assert _json_size({"t": "😀"}) == len('{"t":"😀"}'.encode()) == 12

@@ -440,7 +440,8 @@ class FunctionPool:
 
 def _json_size(value: Any) -> int:
     """Bytes of `value` as Lambda would carry it: compact JSON (a test handler's odd object: as its text)."""
-    return len(json.dumps(value, separators=(",", ":"), default=str).encode())
+    # UTF-8 as Lambda measures it, not ASCII escapes: an emoji is 4 bytes on the wire, where \ud83d\ude00 is 12.
+    return len(json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False).encode())
 
 
 class FunctionCode:
