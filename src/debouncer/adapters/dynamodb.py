@@ -470,8 +470,10 @@ class DynamoDbStore:
         quiet = item.get("quiet_deadline", {}).get("S")
         if claimed.claimer.endswith("-flush"):
             reason = "flush"  # an early flush's execution (debouncer.domain.burst.execution_name)
-        elif quiet is not None and epoch_of(quiet) > now and claimed.cap is not None and epoch_of(claimed.cap) <= now:
-            reason = "max_wait"  # still writing, but the oldest message waited as long as it may
+        elif quiet is not None and claimed.cap is not None and epoch_of(claimed.cap) < epoch_of(quiet):
+            # Still writing, but the oldest message waited as long as it may. Told by which deadline came first, not
+            # by the clock at the claim: a claim may come a moment before its deadline (DUE_TOLERANCE_SECONDS).
+            reason = "max_wait"
         else:
             reason = "quiet"
         decisions: dict[str, Any] = {
