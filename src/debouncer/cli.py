@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         "replay",
         help="play scenario fixtures (fixtures/*.json) against a server and check the replies",
         description="Play timed scenarios of signed channel payloads and check every expected burst (docs/replay.md). "
-        "Exit status: 0 all passed, 1 a check failed, 2 refused (bad fixture, unreachable server, settings mismatch).",
+        "Exit status: 0 all passed, 1 a check failed, 2 refused (bad fixture, unreachable server, settings mismatch), "
+        "3 none failed but a slow server left some unjudged (LATE lines: replay those files again).",
     )
     replay_parser.add_argument("files", nargs="+", metavar="FILE", help="scenario files, e.g. fixtures/*.json")
     replay_parser.add_argument(

@@ -46,12 +46,19 @@ def explain(result: subprocess.CompletedProcess[str], server: Server) -> str:
 
 def test_every_shipped_fixture_passes_against_a_server_with_their_settings(replay_server: Server) -> None:
     result = replay(*(str(p.relative_to(REPO)) for p in FIXTURES), "--endpoint", replay_server.base)
+    passed = [line for line in result.stdout.splitlines() if line.startswith("PASS")]
+    # A shared CI machine can stall the server for seconds: replay then says LATE (exit 3), never PASS or FAIL, for
+    # what it cannot judge, as a tester would be told. Those files are replayed again, as the tester would.
+    for _ in range(2):
+        if result.returncode != 3:
+            break
+        late = sorted({line.split()[1].rstrip(":") for line in result.stdout.splitlines() if line.startswith("LATE")})
+        result = replay(*(f"fixtures/{name}.json" for name in late), "--endpoint", replay_server.base)
+        passed += [line for line in result.stdout.splitlines() if line.startswith("PASS")]
 
     assert result.returncode == 0, explain(result, replay_server)
-    lines = result.stdout.splitlines()
     wanted = [f"PASS {path.stem}: {name}" for path in FIXTURES for name in expectations(path)]
-    assert [line for line in lines if line.startswith(("PASS", "FAIL"))] == wanted, explain(result, replay_server)
-    assert lines[-1] == f"{len(wanted)} passed, 0 failed in {len(FIXTURES)} fixtures"
+    assert sorted(passed) == sorted(wanted), explain(result, replay_server)
 
 
 def test_an_altered_expectation_fails_and_names_its_burst(replay_server: Server, tmp_path: Path) -> None:

@@ -631,6 +631,52 @@ def test_a_slow_answer_delays_only_the_next_event_unless_after_keeps_the_gap(mon
     assert playback.lateness == pytest.approx(1.5)
 
 
+@pytest.mark.parametrize(("first_answer", "line", "status"), [(0.3, "FAIL", 1), (2.0, "LATE", 3)])
+def test_a_failure_is_not_judged_when_slow_answers_shifted_the_timeline(
+    monkeypatch: pytest.MonkeyPatch, first_answer: float, line: str, status: int
+) -> None:
+    # GIVEN a server that answers each message on its own (not the burst the fixture expects), the first after a while
+    server = FakeServer()
+
+    def answering(method: str, url: str, body: bytes = b"", headers: Mapping[str, str] | None = None) -> Any:
+        server.now += first_answer if not server.posts else 0.0
+        return server.http(method, url, body, headers)
+
+    monkeypatch.setattr(player, "http_request", answering)
+    payload = {"conversation_id": "c1", "message_id": "m1", "text": "hello"}
+    loaded = parsed(
+        events=[
+            {"at": 0, "channel": "generic", "payload": payload},
+            {"at": 0.5, "channel": "generic", "payload": {**payload, "message_id": "m2", "text": "again"}},
+        ],
+        expect=[{"burst": "both", "conversation": "generic:c1", "messages": ["hello", "again"]}],
+    )
+
+    # WHEN the fixture plays
+    secrets = {c: "s" for c in CHANNELS}
+    playback = player.play(
+        loaded,
+        endpoint="http://x",
+        source=server,
+        secrets=secrets,
+        start=1000.0,
+        clock=server.clock,
+        sleep=server.sleep,
+    )
+    out = io.StringIO()
+
+    # THEN within the tolerance the wrong burst is a FAIL; when the second message reached the server 1.5 s late
+    # (answered 2 s after the first left), it is reported as not judged, and the exit status says: replay again
+    assert playback.distortion == pytest.approx(first_answer)
+    assert playback.outcomes[0].line().startswith(f"{line} tiny: both: "), playback.outcomes[0].line()
+    assert run.report([playback], out, io.StringIO()) == status
+    if line == "LATE":
+        assert "shifted this file's events by up to 2.0s" in playback.outcomes[0].line()
+        assert out.getvalue().endswith(
+            "0 passed, 0 failed, 1 not judged (the server answered too slowly: replay those files again) in 1 fixture\n"
+        )
+
+
 def test_each_conversation_plays_in_its_own_lane_in_timeline_order() -> None:
     def lane_indices(name: str) -> list[list[int]]:
         loaded = load_events(name)

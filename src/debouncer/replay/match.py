@@ -21,11 +21,16 @@ class Outcome:
     ok: bool
     reason: str = ""
     counted: bool = True  # bursts and silences: the lines the summary counts
+    # Why a failure says nothing about the server's logic: the server took so long to answer that the timeline the
+    # expectation assumes never happened (a message meant to precede the max-wait cut reached it after). "" = judged.
+    unjudged: str = ""
 
     def line(self) -> str:
-        """`PASS <fixture>: <subject>` or `FAIL <fixture>: <subject>: <why>`."""
+        """`PASS <fixture>: <subject>`, `FAIL <fixture>: <subject>: <why>` or `LATE <fixture>: <subject>: <why>`."""
         if self.ok:
             return f"PASS {self.fixture}: {self.subject}" + (f" ({self.reason})" if self.reason else "")
+        if self.unjudged:
+            return f"LATE {self.fixture}: {self.subject}: not judged, {self.unjudged}: {self.reason}"
         return f"FAIL {self.fixture}: {self.subject}: {self.reason}"
 
 

@@ -18,6 +18,10 @@ POLL_SECONDS = 0.5
 # After the last event: a deadline is rounded up to the next whole second, then the state machine and the
 # handlers need their time. A second answer to a burst (what this watches for) would come within this.
 SETTLE_SECONDS = 3.5
+# How far a conversation's events may reach the server off their relative schedule before a failure is no longer
+# the server's logic's: below every margin the fixtures keep around a debounce or max-wait boundary (0.8 s and up),
+# above a quiet server's answer time (tens of milliseconds).
+TIMELINE_TOLERANCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -34,11 +38,13 @@ class Request:
 
 @dataclass
 class Playback:
-    """What playing one fixture gave: the outcomes, and how late the worst-timed POST left."""
+    """What playing one fixture gave: the outcomes, how late the worst-timed POST left, and how far the server's
+    answers shifted a conversation's events against each other (`distortion`, seconds)."""
 
     fixture: Fixture
     outcomes: list[Outcome] = field(default_factory=list)
     lateness: float = 0.0
+    distortion: float = 0.0
 
 
 def prepare(fixture: Fixture, ids: RunIds, secrets: Mapping[str, str]) -> list[Request]:
@@ -127,9 +133,13 @@ def play(
     origin = timestamp_origin(fixture.events)
     ids = RunIds(nonce or new_nonce(), shift=int(start) - origin if origin is not None else 0)
     outcomes: list[tuple[int, Outcome]] = []
+    distortions: list[float] = []
 
     def play_lane(lane: list[Request]) -> None:
         answered: float | None = None  # when the previous event's answer came
+        # Each event reached the server between leaving and being answered: [earliest, latest] off its schedule.
+        earliest: list[float] = []
+        latest: list[float] = []
         for request in lane:
             # On the fixture's clock, so a slow answer delays only the next event, not the rest of the timeline (a
             # max_wait cap counts from the first message); `after` keeps the gaps that must hold whatever the server.
@@ -139,12 +149,17 @@ def play(
                 due = max(due, answered + request.event.after / speed)
             if (wait := due - clock()) > 0:
                 sleep(wait)
-            delays.append((scheduled, clock() - scheduled))
+            left = clock()
+            delays.append((scheduled, left - scheduled))
             problem = _post(endpoint, request)
             answered = clock()
+            earliest.append(left - due)
+            latest.append(answered - due)
             if problem is not None:
                 failure = Outcome(fixture.name, request.event.label(), False, problem, counted=False)
                 outcomes.append((request.event.index, failure))
+        if len(lane) > 1:  # one event has no timeline to distort
+            distortions.append(max(latest) - min(earliest))
 
     conversations = lanes(prepare(fixture, ids, secrets))
     with ThreadPoolExecutor(max_workers=len(conversations), thread_name_prefix=f"replay-{fixture.name}") as pool:
@@ -152,6 +167,7 @@ def play(
             done.result()
     playback.outcomes.extend(outcome for _, outcome in sorted(outcomes, key=lambda item: item[0]))
     playback.lateness = max((late for _, late in delays), default=0.0)
+    playback.distortion = max(distortions, default=0.0)
     last = clock()
 
     def user(conversation: Conversation) -> Conversation:
@@ -180,5 +196,11 @@ def play(
         if (complete_at is not None and now >= max(settled, complete_at + 1.0)) or now >= give_up:
             break
         sleep(POLL_SECONDS)
-    playback.outcomes.extend(evaluate(fixture, replies, user, deadline=deadline, watched=watched))
+    judged = evaluate(fixture, replies, user, deadline=deadline, watched=watched)
+    if playback.distortion > TIMELINE_TOLERANCE:
+        # The bursts the fixture expects assume its timeline: a slow server replaced it with another, so a reply
+        # that differs is no evidence against the server's logic. Saying FAIL would send testers after a non-bug.
+        why = f"the server's slow answers shifted this file's events by up to {playback.distortion:.1f}s"
+        judged = [o if o.ok else replace(o, unjudged=why) for o in judged]
+    playback.outcomes.extend(judged)
     return playback

@@ -1,5 +1,6 @@
 """`debouncer replay FILE...`: check every fixture, compare settings with the server, play all files at once,
-print one PASS/FAIL line per expectation and a summary. Exit 0 when all pass, 1 on any failure, 2 when refused."""
+print one PASS/FAIL/LATE line per expectation and a summary. Exit 0 when all pass, 1 on any failure, 2 when refused,
+3 when nothing failed but a slow server left some expectations unjudged (replay those files again)."""
 
 from __future__ import annotations
 
@@ -205,8 +206,9 @@ def reply_source(
 
 
 def report(playbacks: Sequence[Playback], out: TextIO, err: TextIO) -> int:
-    """Print the lines, fixture by fixture, and the summary; 0 when everything passed, else 1."""
-    passed = failed = other = 0
+    """Print the lines, fixture by fixture, and the summary; 0 when everything passed, 1 when something failed,
+    3 when the only shortfalls are expectations a slow server left unjudged."""
+    passed = failed = other = unjudged = 0
     for playback in playbacks:
         if playback.lateness > LATE_WARNING:
             print(
@@ -216,7 +218,9 @@ def report(playbacks: Sequence[Playback], out: TextIO, err: TextIO) -> int:
             )
         for outcome in playback.outcomes:
             print(outcome.line(), file=out)
-            if outcome.counted:
+            if outcome.unjudged:
+                unjudged += 1
+            elif outcome.counted:
                 passed += outcome.ok
                 failed += not outcome.ok
             else:
@@ -224,5 +228,9 @@ def report(playbacks: Sequence[Playback], out: TextIO, err: TextIO) -> int:
     summary = f"{passed} passed, {failed} failed"
     if other:
         summary += f", {other} other problem{'s' if other != 1 else ''} (event answers, unexpected replies)"
+    if unjudged:
+        summary += f", {unjudged} not judged (the server answered too slowly: replay those files again)"
     print(f"{summary} in {len(playbacks)} fixture{'s' if len(playbacks) != 1 else ''}", file=out, flush=True)
-    return 0 if failed == other == 0 else 1
+    if failed or other:
+        return 1
+    return 3 if unjudged else 0
