@@ -18,8 +18,12 @@ from debouncer.domain.errors import ConfigurationError
 
 def serve(host: str, port: int) -> int:
     """Serve in the foreground until interrupted."""
-    # Before the handlers' modules are imported, as Lambda sets it: Powertools' child loggers take it at import.
+    # Before the handlers' modules are imported, as Lambda sets it: Powertools' child loggers take it at import. So
+    # does their level: the console's request and burst lines say what the functions' INFO JSON would, and
+    # LOG_LEVEL=DEBUG shows everything.
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "chat-debouncer")
+    debug = os.environ.get("LOG_LEVEL", "").upper() == "DEBUG"
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "DEBUG" if debug else "WARNING")
     from debouncer.local import logs
     from debouncer.local.runtime import LocalRuntime
     from debouncer.local.server import LocalServer

@@ -53,9 +53,11 @@ def test_requests_and_burst_decisions_get_one_readable_line_each_with_the_conver
     [claimed] = _lines(server, rf"burst \d+ of {ref} claimed")
     assert claimed.endswith("claimed: 2 messages, flushed early (keyword or max messages)"), claimed
     poll(lambda: _lines(server, rf"burst \d+ of {ref} answered$"), timeout=LOG_TIMEOUT, what="the answered line")
-    # AND never the phone number, and no emulator ERROR for the Choice's absent path
+    # AND never the phone number, no emulator ERROR for the Choice's absent path, and none of the functions' INFO JSON
+    # (what the lines above say; Lambda's log, not a console's)
     assert user not in server.log.read_text(errors="replace")
     assert "NoSuchJsonPathError" not in server.log.read_text(errors="replace")
+    assert not _lines(server, r'^\{"level":"INFO"'), _lines(server, r'^\{"level":"INFO"')[:3]
 
 
 @pytest.fixture
