@@ -7,19 +7,21 @@ mode with `WORKFLOW_TYPE=EXPRESS pytest ...`. A test or module marked `workflow_
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import boto3
 import pytest
 
 # Lambda sets the service name before a handler's first import, and Powertools' child loggers take it then: a test
 # importing debouncer.api.webhook before any runtime started would leave its lines under "service_undefined".
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "chat-debouncer")
 
-from debouncer.local.runtime import LocalRuntime
+from debouncer.local.runtime import ACCOUNT, REGION, LocalRuntime
 from debouncer.workflow import WORKFLOW_TYPES
 from tests import builders
 
@@ -101,3 +103,34 @@ def replies_to(runtime: LocalRuntime, recipient: str) -> list[dict[str, Any]]:
 def executions_settled(runtime: LocalRuntime) -> bool:
     """True once no execution of the state machine is still running (Express duplicates included)."""
     return runtime.executions_settled()
+
+
+def run_one_task_machine(runtime: LocalRuntime, function: str, timeout: float = 15.0) -> dict[str, Any]:
+    """Run a one-state machine whose Task invokes `function` (as the pipeline's do) until it ends; its description."""
+    definition = {
+        "StartAt": "Invoke",
+        "States": {
+            "Invoke": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}", "Payload": {}},
+                "End": True,
+            }
+        },
+    }
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    with runtime.emulator.running_as("operator"):
+        arn = sfn.create_state_machine(
+            name=f"{runtime.name}-{function}",
+            definition=json.dumps(definition),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/x",
+        )["stateMachineArn"]
+        execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+
+    def ended() -> dict[str, Any] | None:
+        with runtime.emulator.running_as("operator"):
+            described: dict[str, Any] = sfn.describe_execution(executionArn=execution)
+        return described if described["status"] != "RUNNING" else None
+
+    result: dict[str, Any] = wait_for(ended, timeout=timeout)
+    return result

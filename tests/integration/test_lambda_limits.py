@@ -15,9 +15,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from debouncer.local.environments import MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES
-from debouncer.local.runtime import ACCOUNT, REGION, LocalRuntime, reserved_concurrency
+from debouncer.local.runtime import REGION, LocalRuntime, reserved_concurrency
 from tests import builders
-from tests.conftest import RuntimeFactory, post, replies_to, wait_for
+from tests.conftest import RuntimeFactory, post, replies_to, run_one_task_machine, wait_for
 
 pytestmark = pytest.mark.workflow_types("STANDARD")
 
@@ -37,37 +37,6 @@ def _lambda() -> Any:
 
 def _deploy(runtime: LocalRuntime, name: str, handler: Callable[[dict[str, Any], Any], Any]) -> None:
     runtime.emulator.deploy(name, lambda: SimpleNamespace(handler=handler), timeout_seconds=10)
-
-
-def _run_one_task_machine(runtime: LocalRuntime, function: str) -> dict[str, Any]:
-    """Run a one-state machine invoking `function` until it ends; its description."""
-    definition = {
-        "StartAt": "Invoke",
-        "States": {
-            "Invoke": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke",
-                "Parameters": {"FunctionName": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}", "Payload": {}},
-                "End": True,
-            }
-        },
-    }
-    sfn = boto3.client("stepfunctions", region_name=REGION)
-    with runtime.emulator.running_as("operator"):
-        arn = sfn.create_state_machine(
-            name=f"{runtime.name}-{function}",
-            definition=json.dumps(definition),
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/x",
-        )["stateMachineArn"]
-        execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
-
-    def ended() -> dict[str, Any] | None:
-        with runtime.emulator.running_as("operator"):
-            described: dict[str, Any] = sfn.describe_execution(executionArn=execution)
-        return described if described["status"] != "RUNNING" else None
-
-    result: dict[str, Any] = wait_for(ended, timeout=15)
-    return result
 
 
 def test_reserved_concurrency_reads_one_number_for_all_or_one_per_function() -> None:
@@ -206,7 +175,7 @@ def test_a_state_result_over_256_kib_fails_the_execution_with_states_data_limit_
     runtime = start_runtime()
     _deploy(runtime, "big_result", lambda event, context: {"text": "x" * (256 * 1024)})
 
-    described = _run_one_task_machine(runtime, "big_result")
+    described = run_one_task_machine(runtime, "big_result")
 
     assert described["status"] == "FAILED"
     assert described["error"] == "States.DataLimitExceeded"

@@ -16,8 +16,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from debouncer.local.emulator import InvocationTimedOut
 from debouncer.local.environments import InvocationKilled
-from debouncer.local.runtime import ACCOUNT, REGION, LocalRuntime, api_gateway_event
-from tests.conftest import RuntimeFactory, wait_for
+from debouncer.local.runtime import REGION, LocalRuntime, api_gateway_event
+from tests.conftest import RuntimeFactory, run_one_task_machine, wait_for
 
 pytestmark = pytest.mark.workflow_types("STANDARD")
 
@@ -45,31 +45,8 @@ def test_a_function_past_its_timeout_is_reported_to_the_state_machine_as_lambda_
     # the handler rather than its timeout, the execution would never end (no timed assertion needed).
     release = threading.Event()
     _deploy(runtime, "sleeper", lambda: lambda event, context: release.wait(30) and {"slept": True}, timeout=1)
-    definition = {
-        "StartAt": "Sleep",
-        "States": {
-            "Sleep": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke",
-                "Parameters": {"FunctionName": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sleeper", "Payload": {}},
-                "End": True,
-            }
-        },
-    }
-    sfn = boto3.client("stepfunctions", region_name=REGION)
-    with runtime.emulator.running_as("operator"):
-        arn = sfn.create_state_machine(
-            name=f"{runtime.name}-sleeper", definition=json.dumps(definition), roleArn=f"arn:aws:iam::{ACCOUNT}:role/x"
-        )["stateMachineArn"]
-        execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
-
-    def ended() -> dict[str, Any] | None:
-        with runtime.emulator.running_as("operator"):
-            described: dict[str, Any] = sfn.describe_execution(executionArn=execution)
-        return described if described["status"] != "RUNNING" else None
-
     try:
-        described = wait_for(ended, timeout=10)
+        described = run_one_task_machine(runtime, "sleeper", timeout=10)
     finally:
         release.set()
     # THEN the state failed when the function's timeout passed, while its handler was still running
@@ -80,7 +57,9 @@ def test_a_function_past_its_timeout_is_reported_to_the_state_machine_as_lambda_
     assert cause["errorMessage"].startswith("RequestId: local-")
     assert cause["errorMessage"].endswith("Error: Task timed out after 1.00 seconds")
     with runtime.emulator.running_as("operator"):
-        events = sfn.get_execution_history(executionArn=execution)["events"]
+        events = boto3.client("stepfunctions", region_name=REGION).get_execution_history(
+            executionArn=described["executionArn"]
+        )["events"]
     failed = [e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed"]
     assert [f["error"] for f in failed] == ["Lambda.Unknown"]
 

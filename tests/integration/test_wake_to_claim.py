@@ -24,6 +24,11 @@ pytestmark = pytest.mark.workflow_types("STANDARD")
 DEBOUNCE = 3
 
 
+def _conversation(start_runtime: RuntimeFactory) -> tuple[LocalRuntime, str]:
+    """A runtime with a debounce to sleep through twice (and no max wait in the way), and a fresh user."""
+    return start_runtime(DEBOUNCE_SECONDS=str(DEBOUNCE), MAX_WAIT_SECONDS="30"), "1555" + uuid.uuid4().hex[:8]
+
+
 def _send(runtime: LocalRuntime, user: str, index: int) -> None:
     message = builders.wa_message(user, f"wamid.{user}.{index}", f"part {index}")
     status, body = post(runtime, "whatsapp", builders.whatsapp(user, message))
@@ -45,6 +50,14 @@ def _buffer(runtime: LocalRuntime, user: str) -> dict[str, Any]:
     return item
 
 
+def _answered_once(runtime: LocalRuntime, user: str, messages: int) -> None:
+    """Wait for the reply and for every execution to end; the user got one reply, to all their messages in order."""
+    wait_for(lambda: replies_to(runtime, user), timeout=20)
+    wait_for(lambda: executions_settled(runtime), timeout=20)
+    (reply,) = replies_to(runtime, user)
+    assert reply["message_ids"] == [f"wamid.{user}.{i}" for i in range(messages)]
+
+
 def _entered(events: list[dict[str, Any]]) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
 
@@ -52,29 +65,22 @@ def _entered(events: list[dict[str, Any]]) -> list[str]:
 def test_a_burst_that_sleeps_twice_goes_from_its_second_wait_straight_to_process(
     start_runtime: RuntimeFactory,
 ) -> None:
-    runtime = start_runtime(DEBOUNCE_SECONDS=str(DEBOUNCE), MAX_WAIT_SECONDS="30")
-    user = "1555" + uuid.uuid4().hex[:8]
+    runtime, user = _conversation(start_runtime)
 
     # GIVEN a burst whose second message moves the quiet deadline past the first wake-up
     _send(runtime, user, 0)
     time.sleep(1.5)
     _send(runtime, user, 1)
 
-    # WHEN it is answered
-    wait_for(lambda: replies_to(runtime, user), timeout=20)
-    wait_for(lambda: executions_settled(runtime), timeout=20)
-
-    # THEN once, with both messages, after one read of the buffer and six transitions
-    (reply,) = replies_to(runtime, user)
-    assert reply["message_ids"] == [f"wamid.{user}.0", f"wamid.{user}.1"]
+    # WHEN it is answered: THEN once, with both messages, after one read of the buffer and six transitions
+    _answered_once(runtime, user, messages=2)
     assert _entered(_history(runtime)) == ["WaitUntilDue", "ReadBuffer", "Route", "WaitForQuiet", "Process", "Reply"]
 
 
 def test_a_message_that_moves_the_deadline_during_the_second_wait_sends_the_claim_back_to_read(
     start_runtime: RuntimeFactory,
 ) -> None:
-    runtime = start_runtime(DEBOUNCE_SECONDS=str(DEBOUNCE), MAX_WAIT_SECONDS="30")
-    user = "1555" + uuid.uuid4().hex[:8]
+    runtime, user = _conversation(start_runtime)
 
     # GIVEN an execution asleep in WaitForQuiet until the quiet deadline its buffer read found
     _send(runtime, user, 0)
@@ -90,10 +96,7 @@ def test_a_message_that_moves_the_deadline_during_the_second_wait_sends_the_clai
 
     # THEN the claim at the wake-up finds the burst not due, the buffer is read again, and the burst is answered
     # once, whole, after its new deadline
-    wait_for(lambda: replies_to(runtime, user), timeout=20)
-    wait_for(lambda: executions_settled(runtime), timeout=20)
-    (reply,) = replies_to(runtime, user)
-    assert reply["message_ids"] == [f"wamid.{user}.{i}" for i in range(3)]
+    _answered_once(runtime, user, messages=3)
     events = _history(runtime)
     assert _entered(events) == [
         "WaitUntilDue",
