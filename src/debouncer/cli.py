@@ -18,9 +18,9 @@ from debouncer.domain.errors import ConfigurationError
 
 def serve(host: str, port: int) -> int:
     """Serve in the foreground until interrupted."""
-    # Before the handlers' modules are imported, as Lambda sets it: Powertools' child loggers take it at import. So
-    # does their level: the console's request and burst lines say what the functions' INFO JSON would, and
-    # LOG_LEVEL=DEBUG shows everything.
+    # Before the handlers' modules are imported, as Lambda sets it: Powertools' loggers take their service name and
+    # level at import (so no command may import a use case before this: tests/unit/test_cli_imports.py). The console
+    # says in its own lines what the functions' INFO JSON would; LOG_LEVEL=DEBUG shows everything.
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "chat-debouncer")
     debug = os.environ.get("LOG_LEVEL", "").upper() == "DEBUG"
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "DEBUG" if debug else "WARNING")

@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from debouncer.tuning.recommend import DEFAULT_DEBOUNCE, DEFAULT_MAX_WAIT, grid, tune
+from debouncer.tuning.grid import DEFAULT_DEBOUNCE, DEFAULT_MAX_WAIT
+from debouncer.tuning.recommend import grid, tune
 from debouncer.tuning.simulation import Policy
 from debouncer.tuning.trace import TimedMessage
 

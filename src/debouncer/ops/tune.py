@@ -60,7 +60,7 @@ def _max_messages(text: str) -> int:
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `tune` to the CLI."""
-    from debouncer.tuning.recommend import DEFAULT_DEBOUNCE, DEFAULT_MAX_WAIT
+    from debouncer.tuning.grid import DEFAULT_DEBOUNCE, DEFAULT_MAX_WAIT
 
     parser = commands.add_parser(
         "tune",

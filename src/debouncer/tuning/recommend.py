@@ -7,16 +7,11 @@ from dataclasses import dataclass
 
 from debouncer.tuning.cost import cost_per_million
 from debouncer.tuning.gaps import gaps, thought_gap
+from debouncer.tuning.grid import DEBOUNCE_RANGE, MAX_WAIT_RANGE
 from debouncer.tuning.outcome import Outcome, next_message_at, outcome
 from debouncer.tuning.simulation import Candidate, Policy, inbound, simulate
 from debouncer.tuning.trace import Group, TimedMessage, groups
 
-# variables.tf: debounce_seconds and max_wait_seconds are whole seconds in these ranges, and main.tf checks
-# max_wait_seconds >= debounce_seconds (tenants' settings alike).
-DEBOUNCE_RANGE = (1, 3600)
-MAX_WAIT_RANGE = (1, 86_400)
-DEFAULT_DEBOUNCE = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 45, 60, 90, 120)
-DEFAULT_MAX_WAIT = (15, 30, 60, 120, 300)
 # Without a break in the data (too few gaps), a pause this long still means the person was writing on.
 FALLBACK_THOUGHT_GAP = 30.0
 
