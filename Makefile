@@ -117,7 +117,7 @@ typecheck: $(STAMP) ## mypy --strict on the core
 CPU_SUITES  := tests/unit tests/terraform tests/packaging tests/fuzz
 WAIT_SUITES := tests/reliability tests/e2e tests/integration
 CPU_WORKERS  ?= 2
-WAIT_WORKERS ?= 3
+WAIT_WORKERS ?= 4
 PYTEST_ARGS ?=
 
 test: ## lint, type-check and run every test suite (two halves at once)
