@@ -120,13 +120,14 @@ def emf_units(lines: list[dict[str, Any]]) -> dict[str, set[str]]:
 def test_flushes_burst_sizes_latencies_supersedes_and_dead_letters_are_measured(
     start_runtime: RuntimeFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN the pipeline with metrics on, a 3 s debounce within an 8 s max wait (room to supersede), small early-flush
+    # GIVEN the pipeline with metrics on, a 3 s debounce within a 12 s max wait (room to supersede: the follow-up
+    # written while the AI thinks is due well within the first message's cap), small early-flush
     # limits, an AI that fails for one user and posts the person's next message for another while it thinks, and a
     # channel that refuses a third
     runtime = start_runtime(
         POWERTOOLS_METRICS_DISABLED="false",
         DEBOUNCE_SECONDS="3",
-        MAX_WAIT_SECONDS="8",
+        MAX_WAIT_SECONDS="12",
         MAX_MESSAGES="12",
         MAX_BUFFER_BYTES="4096",
         FLUSH_KEYWORDS="send",
@@ -177,11 +178,11 @@ def test_flushes_burst_sizes_latencies_supersedes_and_dead_letters_are_measured(
 
     writer = threading.Thread(target=write_while_thinking)
     writer.start()
-    # The quiet deadline keeps moving until the cap claims it: one message a second on the clock, not a second after
-    # the last answer, so a stalled machine's slow answers do not open a 3 s gap; fewer than max_messages in 8 s.
+    # The quiet deadline keeps moving until the cap claims it: a message every 1.5 s on the clock, not 1.5 s after the
+    # last answer, so a stalled machine's slow answers do not open a 3 s gap; fewer than max_messages in 12 s.
     began = time.monotonic()
     for n in range(12):
-        time.sleep(max(0.0, began + n - time.monotonic()))
+        time.sleep(max(0.0, began + 1.5 * n - time.monotonic()))
         if replies_to(runtime, capped):
             break
         assert post(runtime, "whatsapp", builders.whatsapp(capped, wa(capped, n)))[0] == 200
