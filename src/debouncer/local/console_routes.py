@@ -202,8 +202,10 @@ def _replay(runtime: LocalRuntime, endpoint: str, replay_id: str, paths: list[st
                 playback = future.result()
                 for outcome in playback.outcomes:
                     all_passed &= outcome.ok
-                    status = "passed" if outcome.ok else "failed"
-                    push(file=futures[future].path.name, burst=outcome.subject, status=status, detail=outcome.reason)
+                    # As the command line says it: LATE, not judged, when the loaded server shifted the timeline.
+                    status = "passed" if outcome.ok else "late" if outcome.unjudged else "failed"
+                    detail = f"not judged, {outcome.unjudged}: {outcome.reason}" if outcome.unjudged else outcome.reason
+                    push(file=futures[future].path.name, burst=outcome.subject, status=status, detail=detail)
     except ReplayError as error:
         all_passed = False
         push(file=None, burst=None, status="failed", detail=str(error))

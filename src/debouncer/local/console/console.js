@@ -411,7 +411,7 @@ function replayEntry(id) {
   return entry;
 }
 
-const VERDICT_WORDS = { running: "… running", passed: "✓ passed", failed: "✗ failed" };
+const VERDICT_WORDS = { running: "… running", passed: "✓ passed", failed: "✗ failed", late: "? not judged (server too slow)" };
 
 function onReplay(update) {
   if (!update || typeof update !== "object" || update.replay === undefined) return;
