@@ -97,10 +97,30 @@ def _free_port() -> int:
         return port
 
 
+def user_environment(**overrides: str) -> dict[str, str]:
+    """This process's environment without the inherited settings that would change what the tests expect (the
+    commands then use their documented dev defaults), plus `overrides`."""
+    return {k: v for k, v in os.environ.items() if k not in SCRUBBED} | overrides
+
+
+def run_debouncer(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """`debouncer ARGS` as a user runs it, from the repository: in `env`, else the user environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "debouncer.cli", *args],
+        cwd=REPO,
+        env=user_environment() if env is None else dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def _spawn(name: str, overrides: Mapping[str, str], log_dir: Path) -> Server:
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
-    env.update({"AI_PROVIDER": "echo", **overrides})
+    env = user_environment(**{"AI_PROVIDER": "echo", **overrides})
     log = log_dir / f"{name}.log"
     with log.open("wb") as out:  # the child keeps its own descriptor
         process = subprocess.Popen(
@@ -230,8 +250,7 @@ SWITCH_INTERVAL_SECONDS = 0.0001
 def concurrency_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A fresh `debouncer serve` of its own for the concurrent senders, switching threads every 0.1 ms."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
-    env.update({"AI_PROVIDER": "echo", **CONCURRENCY_ENV})
+    env = user_environment(**{"AI_PROVIDER": "echo", **CONCURRENCY_ENV})
     log = tmp_path_factory.mktemp("e2e-concurrency-server") / "concurrency.log"
     boot = (
         f"import sys; sys.setswitchinterval({SWITCH_INTERVAL_SECONDS}); "

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
 
 import pytest
 
-from tests.e2e.conftest import REPO, SCRUBBED, Server
+from tests.e2e.conftest import REPO, Server, user_environment
 
 pytestmark = pytest.mark.xdist_group("e2e")
 
@@ -18,9 +17,13 @@ SMOKE = REPO / "tools" / "contract_smoke.py"
 
 def run_smoke(base_url: str) -> subprocess.CompletedProcess[str]:
     """The smoke test as a user runs it: its own interpreter, the server's (default) secrets, BASE_URL."""
-    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
     return subprocess.run(
-        [sys.executable, str(SMOKE), base_url], env=env, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, str(SMOKE), base_url],
+        env=user_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

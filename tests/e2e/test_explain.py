@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import urllib.parse
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import REPO, Server, poll
+from tests.e2e.conftest import Server, poll, run_debouncer
 from tests.e2e.test_local_server import post_wa, wa_user, wait_replies
 
 pytestmark = pytest.mark.xdist_group("e2e")
@@ -41,14 +40,7 @@ def delivered_events(server: Server, recipient: str, bursts: int) -> list[dict[s
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     """`debouncer explain ARGS`, as an operator runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "debouncer.cli", "explain", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_debouncer("explain", *args, timeout=60)
 
 
 def kinds(events: list[dict[str, Any]], burst: int | None = None) -> list[str]:

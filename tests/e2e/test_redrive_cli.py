@@ -20,7 +20,7 @@ from werkzeug import Request, Response
 
 from debouncer.ops.redrive import EXIT_DONE, EXIT_LEFT, EXIT_REFUSED, report
 from tests import builders
-from tests.e2e.conftest import REPO, Server, _running, poll
+from tests.e2e.conftest import Server, _running, poll, run_debouncer
 
 pytestmark = pytest.mark.xdist_group("e2e-redrive")
 
@@ -29,14 +29,7 @@ ANSWER = "Here is your answer, at last."
 
 
 def _redrive(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "debouncer.cli", "redrive", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_debouncer("redrive", *args)
 
 
 def _dead_letters(server: Server) -> list[dict[str, Any]]:

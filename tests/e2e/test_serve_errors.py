@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 
 import pytest
 
-from tests.e2e.conftest import REPO, SCRUBBED
+from tests.e2e.conftest import run_debouncer, user_environment
 
 pytestmark = pytest.mark.xdist_group("e2e-serve-errors")
 
 
 def _serve(port: int, **environment: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED and not k.startswith(("OPENAI_", "BEDROCK_"))}
-    env.update(environment)
-    return subprocess.run(
-        [sys.executable, "-m", "debouncer.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    inherited = {k: v for k, v in user_environment().items() if not k.startswith(("OPENAI_", "BEDROCK_"))}
+    return run_debouncer("serve", "--host", "127.0.0.1", "--port", str(port), env=inherited | environment)
 
 
 @pytest.mark.parametrize(("provider", "needs"), [("openai", "OPENAI_MODEL"), ("bedrock", "BEDROCK_MODEL_ID")])

@@ -7,9 +7,6 @@ tenant has gets the deployment's. A tenants file with a mistake stops the server
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -19,7 +16,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tests import builders
-from tests.e2e.conftest import REPO, SCRUBBED, _running, poll, request
+from tests.e2e.conftest import _running, poll, request, run_debouncer, user_environment
 
 FAST, SLOW = "106540352200011", "106540352200012"
 TOKENS = {"FAST_WA_TOKEN": "EAAG-fast-line", "SLOW_WA_TOKEN": "EAAG-slow-line"}
@@ -112,15 +109,6 @@ def test_a_tenants_file_mistake_stops_the_server_naming_the_tenant_and_the_key(t
     path = tmp_path / "tenants.json"
     twice = [{"id": "sales", "channel": "whatsapp", "account": number} for number in (SLOW, FAST)]
     path.write_text(json.dumps({"tenants": twice}))
-    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED} | {"TENANTS_FILE": str(path)}
-    done = subprocess.run(
-        [sys.executable, "-m", "debouncer.cli", "serve", "--port", "0"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_debouncer("serve", "--port", "0", env=user_environment(TENANTS_FILE=str(path)), timeout=60)
     assert done.returncode == 2, done.stderr[-2000:]
     assert "tenant id 'sales' appears twice" in done.stderr

@@ -597,6 +597,15 @@ def test_play_sends_the_timeline_signed_redelivers_exact_bytes_and_checks_acks(
     ]
 
 
+def _play_on_its_clock(loaded: Fixture, server: FakeServer) -> player.Playback:
+    """Play a fixture against the fake server from t=1000, on the server's virtual clock."""
+    secrets = {c: "s" for c in CHANNELS}
+    clock, sleep = server.clock, server.sleep
+    return player.play(
+        loaded, endpoint="http://x", source=server, secrets=secrets, start=1000.0, clock=clock, sleep=sleep
+    )
+
+
 def test_a_slow_answer_delays_only_the_next_event_unless_after_keeps_the_gap(monkeypatch: pytest.MonkeyPatch) -> None:
     server = FakeServer()
     sent: list[float] = []
@@ -617,15 +626,7 @@ def test_a_slow_answer_delays_only_the_next_event_unless_after_keeps_the_gap(mon
         ],
         expect=[{"burst": "hello", "conversation": "generic:c1", "messages": ["hello"]}],
     )
-    playback = player.play(
-        loaded,
-        endpoint="http://x",
-        source=server,
-        secrets={c: "s" for c in CHANNELS},
-        start=1000.0,
-        clock=server.clock,
-        sleep=server.sleep,
-    )
+    playback = _play_on_its_clock(loaded, server)
     # The 2nd leaves at once (late), the 3rd on the fixture's clock, the 4th 1.5 s after the 3rd's answer.
     assert sent == [1000.0, 1002.0, 1003.0, 1004.5]
     assert playback.lateness == pytest.approx(1.5)
@@ -653,16 +654,7 @@ def test_a_failure_is_not_judged_when_slow_answers_shifted_the_timeline(
     )
 
     # WHEN the fixture plays
-    secrets = {c: "s" for c in CHANNELS}
-    playback = player.play(
-        loaded,
-        endpoint="http://x",
-        source=server,
-        secrets=secrets,
-        start=1000.0,
-        clock=server.clock,
-        sleep=server.sleep,
-    )
+    playback = _play_on_its_clock(loaded, server)
     out = io.StringIO()
 
     # THEN within the tolerance the wrong burst is a FAIL; when the second message reached the server 1.5 s late
