@@ -42,18 +42,29 @@ def explain(result: subprocess.CompletedProcess[str], server: Server) -> str:
     return f"exit {result.returncode}\n{result.stdout}\n{result.stderr}\n--- server log ---\n{server.log_tail()}"
 
 
-def test_every_shipped_fixture_passes_against_a_server_with_their_settings(replay_server: Server) -> None:
-    result = replay(*(str(p.relative_to(REPO)) for p in FIXTURES), "--endpoint", replay_server.base)
+def replay_until_judged(
+    paths: list[Path], endpoint: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, list[str]]]:
+    """Replay the files; the last run and every file's latest PASS/FAIL/LATE lines.
+
+    A shared CI machine can stall the server for seconds: replay then says LATE (exit 3), never PASS or FAIL, for
+    what it cannot judge, as a tester would be told. Those files are replayed again, twice at most, as the tester
+    would; each replay's lines replace the file's earlier ones.
+    """
+    by_name = {path.stem: path for path in paths}
+    result = replay(*(str(path) for path in paths), "--endpoint", endpoint)
     verdicts = verdicts_by_fixture(result)
-    # A shared CI machine can stall the server for seconds: replay then says LATE (exit 3), never PASS or FAIL, for
-    # what it cannot judge, as a tester would be told. Those files are replayed again, as the tester would; each
-    # replay's lines replace the file's earlier ones.
     for _ in range(2):
         if result.returncode != 3:
             break
-        late = sorted(name for name, lines in verdicts.items() if any(line.startswith("LATE") for line in lines))
-        result = replay(*(f"fixtures/{name}.json" for name in late), "--endpoint", replay_server.base)
+        late = [by_name[name] for name, lines in sorted(verdicts.items()) if any(x.startswith("LATE") for x in lines)]
+        result = replay(*(str(path) for path in late), "--endpoint", endpoint)
         verdicts |= verdicts_by_fixture(result)
+    return result, verdicts
+
+
+def test_every_shipped_fixture_passes_against_a_server_with_their_settings(replay_server: Server) -> None:
+    result, verdicts = replay_until_judged([p.relative_to(REPO) for p in FIXTURES], replay_server.base)
 
     assert result.returncode == 0, explain(result, replay_server)
     wanted = [f"PASS {path.stem}: {name}" for path in FIXTURES for name in expectations(path)]
@@ -71,7 +82,7 @@ def test_an_altered_expectation_fails_and_names_its_burst(replay_server: Server,
     altered = tmp_path / source.name
     altered.write_text(json.dumps(document, indent=2), encoding="utf-8")
 
-    result = replay(str(altered), "--endpoint", replay_server.base)
+    result, _ = replay_until_judged([altered], replay_server.base)
 
     assert result.returncode == 1, explain(result, replay_server)
     [line] = [line for line in result.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
@@ -128,7 +139,7 @@ def test_a_fixture_declaring_two_whatsapp_tenants_passes_against_a_server_runnin
         ("sales", 3, 6),
     ], "GET /local/settings reports each tenant's effective timing"
 
-    result = replay(str(TENANTS_FIXTURE.relative_to(REPO)), "--endpoint", server.base)
+    result, _ = replay_until_judged([TENANTS_FIXTURE.relative_to(REPO)], server.base)
 
     assert result.returncode == 0, explain(result, server)
     lines = [line for line in result.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
